@@ -1,0 +1,99 @@
+"""Arguments and helpers shared by the subcommands: dataset selection, progress, JSON output."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from hfecg_bench.data import DATASETS, load_cohort
+from hfecg_bench.data.validate import LoadOptions
+from hfecg_bench.leads import STANDARD_LEADS, normalize_leads
+
+SYNTH_PRESETS_HELP = "hf_effect (default), null, label_noise, averaging_required, conventional_effect"
+
+
+def add_dataset_args(p: argparse.ArgumentParser, default_dataset: str | None = "synthetic") -> None:
+    """The options that select and check a data source (same spelling in every subcommand)."""
+    g = p.add_argument_group("data source")
+    g.add_argument("--dataset", choices=DATASETS, default=default_dataset, required=default_dataset is None,
+                   help=f"source kind (default: {default_dataset or 'none'}): synthetic = the embedded known-answer cohort; "
+                        "ptbdb = PhysioNet PTB tree; wfdb = folder of WFDB records + labels.csv; "
+                        "npz = arrays X,y,patient_ids,fs; beats = folder of <patient>_beat_<i>.npy + labels.csv")
+    g.add_argument("--data-dir", type=Path, help="folder of the source (the .npz file for --dataset npz)")
+    g.add_argument("--labels", type=Path, help="labels.csv (default: DATA_DIR/labels.csv) for wfdb and beats")
+    g.add_argument("--skip-bad", action="store_true",
+                   help="exclude records with problems (listed with their reasons) instead of stopping with exit code 2")
+    g.add_argument("--allow-low-fs", action="store_true",
+                   help="accept sampling rates in [500, 1000) Hz with a warning (HF-QRS degrades)")
+    g.add_argument("--required-leads", default=",".join(STANDARD_LEADS),
+                   help="comma-separated leads every record must have (default: the 12 standard leads)")
+    g.add_argument("--positive", default="Myocardial infarction",
+                   help="ptbdb: ';'-separated 'Reason for admission' diagnoses labelled 1 (default: Myocardial infarction)")
+    g.add_argument("--negative", default="Healthy control",
+                   help="ptbdb: ';'-separated diagnoses labelled 0 (default: Healthy control); others are excluded and counted")
+    g.add_argument("--fs", type=float, help="beats: sampling rate in Hz of the .npy beats (default: labels.csv fs column, else 1000)")
+    s = p.add_argument_group("synthetic cohort (--dataset synthetic)")
+    add_synth_args(s)
+
+
+def add_synth_args(g) -> None:
+    """Generator options; None means the preset's default."""
+    g.add_argument("--preset", default="hf_effect", help=f"planted scenario: {SYNTH_PRESETS_HELP}")
+    g.add_argument("--n-patients", type=int, help="number of patients (default 120)")
+    g.add_argument("--effect", type=float, help="relative HF-QRS RMS reduction in positives (default 0.35)")
+    g.add_argument("--label-noise", type=float, help="fraction of labels flipped (label_noise preset default 0.25)")
+    g.add_argument("--prevalence", type=float, help="fraction of positive patients, in (0, 1) (default 0.3)")
+    g.add_argument("--mains-hz", type=float, help="mains interference frequency, 50 or 60 Hz (default 50)")
+
+
+def synth_params_from_args(args, seed: int):
+    """SynthParams from parsed CLI arguments (only the options the user gave override the preset)."""
+    from hfecg_bench.data.synthetic import SynthParams
+
+    given = {k: getattr(args, k, None) for k in ("n_patients", "effect", "label_noise", "prevalence", "mains_hz")}
+    return SynthParams(preset=args.preset, seed=seed, **{k: v for k, v in given.items() if v is not None})
+
+
+def load_options_from_args(args) -> LoadOptions:
+    split = lambda text: tuple(x.strip() for x in str(text).split(";") if x.strip())  # noqa: E731
+    return LoadOptions(skip_bad=args.skip_bad, allow_low_fs=args.allow_low_fs,
+                       required_leads=normalize_leads(x for x in args.required_leads.split(",") if x.strip()),
+                       ptb_positive=split(args.positive), ptb_negative=split(args.negative))
+
+
+def cohort_from_args(args, seed: int = 0, quiet: bool = False):
+    """Load the cohort the arguments name, showing progress on stderr for long reads."""
+    synth = synth_params_from_args(args, seed) if args.dataset == "synthetic" else None
+    progress = None if quiet else Progress(f"reading {args.dataset}")
+    cohort = load_cohort(args.dataset, data_dir=args.data_dir, labels=args.labels,
+                         options=load_options_from_args(args), synth=synth, beats_fs=args.fs,
+                         progress=progress)
+    if progress:
+        progress.done()
+    return cohort
+
+
+class Progress:
+    """A one-line progress indicator on stderr: ``label: i/n name (elapsed)``, updated at most 5 times a second."""
+
+    def __init__(self, label: str, stream=None):
+        self.label, self.stream = label, stream or sys.stderr
+        self.t0 = self._last = time.monotonic()
+        self.shown = False
+
+    def __call__(self, i: int, n: int, name: str = "") -> None:
+        now = time.monotonic()
+        if now - self._last < 0.2 and i + 1 < n:
+            return
+        self._last = now
+        self.shown = True
+        end = "\r" if self.stream.isatty() else "\n"
+        if not self.stream.isatty() and (i % max(1, n // 10)) and i + 1 < n:
+            return
+        print(f"{self.label}: {i + 1}/{n} {name} ({now - self.t0:.1f} s)", end=end, file=self.stream, flush=True)
+
+    def done(self, message: str | None = None) -> None:
+        if self.shown or message:
+            print(f"{self.label}: {message or 'done'} ({time.monotonic() - self.t0:.1f} s)" + " " * 20,
+                  file=self.stream, flush=True)

@@ -1,0 +1,1 @@
+"""Model families behind one interface (:class:`~hfecg_bench.models.base.ModelSpec`)."""
