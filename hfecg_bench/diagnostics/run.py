@@ -1,0 +1,105 @@
+"""Run every diagnostic of a finished run and write ``diagnostics.json`` with the verdict."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hfecg_bench.diagnostics.agreement import label_noise_candidates, model_agreement, train_test_gaps
+from hfecg_bench.diagnostics.permutation import max_auroc_permutation
+from hfecg_bench.diagnostics.power import detectable_auroc
+from hfecg_bench.diagnostics.verdict import decide, family_comparison
+from hfecg_bench.evaluation.seeds import derive_seed
+
+
+def power_finding(plan, metrics: pd.DataFrame, moderate_auroc: float = 0.75) -> dict:
+    """Sample size, the AUROC detectable with 80% power, and the width of the best model's CI."""
+    n1 = int(plan.labels.sum())
+    n0 = int(len(plan.labels) - n1)
+    det = detectable_auroc(n1, n0)
+    m = metrics[metrics["model"] != "dummy"].sort_values("auroc", ascending=False)
+    width = float(m.iloc[0]["auroc_hi"] - m.iloc[0]["auroc_lo"]) if len(m) else float("nan")
+    return {"kind": "power",
+            "summary": (f"{n1} positive and {n0} negative patients: AUROC >= {det:.2f} detectable with 80% power at "
+                        f"alpha 0.05 ({'cannot' if det > moderate_auroc else 'can'} detect a moderate effect, AUROC "
+                        f"{moderate_auroc}); best model's 95% CI is {width:.2f} wide"),
+            "n_positive": n1, "n_negative": n0, "detectable_auroc": det, "moderate_auroc": moderate_auroc,
+            "best_ci_width": round(width, 4)}
+
+
+def run_diagnostics(run_dir: Path, data, plan, *, seed: int, profile: str, families: dict[str, str],
+                    n_permutations: int = 2000, log=print) -> dict:
+    """Compute every finding from the saved predictions (and refits at default parameters), decide, save.
+
+    Parameters
+    ----------
+    run_dir : Path
+        Holds ``predictions.csv`` and ``metrics.csv``; ``diagnostics.json`` is written there.
+    data : ModelData
+        The run's features (and beats, for the split-leakage gap).
+    plan : FoldPlan
+        The run's patient-wise fold plan.
+    families : dict
+        Model name -> family (``baseline``, ``classical``, ``deep``).
+    """
+    from hfecg_bench.diagnostics import leakage, refit
+    from hfecg_bench.models.registry import get_spec
+
+    run_dir = Path(run_dir)
+    pred = pd.read_csv(run_dir / "predictions.csv", dtype={"patient_id": str})
+    metrics = pd.read_csv(run_dir / "metrics.csv")
+    competing = [m for m in metrics["model"] if families.get(m) != "baseline"]
+    findings, timings = [], {}
+
+    def step(name, fn):
+        t = time.monotonic()
+        log(f"diagnostics: {name} ...")
+        try:
+            out = fn()
+        except Exception as exc:  # a diagnostic that cannot run is reported, never fatal to the report
+            out = {"kind": name, "summary": f"not computed: {type(exc).__name__}: {exc}", "error": str(exc)}
+        timings[name] = round(time.monotonic() - t, 2)
+        if out is not None:
+            findings.append(out)
+
+    step("permutation", lambda: max_auroc_permutation(pred, competing, n_permutations=n_permutations,
+                                                      seed=derive_seed(seed, "permutation")))
+    step("power", lambda: power_finding(plan, metrics))
+    step("train_test_gap", lambda: train_test_gaps(metrics))
+    step("agreement", lambda: model_agreement(pred, competing))
+    good = [m for m in competing if metrics.set_index("model").loc[m, "auroc_lo"] > 0.5] or competing
+    step("label_noise", lambda: label_noise_candidates(pred, good))
+    step("model_comparison", lambda: family_comparison(pred, metrics, families))
+    classical = metrics[metrics["model"].map(families.get) == "classical"].sort_values("auroc", ascending=False)
+    if data is not None and getattr(data, "features", None) is not None and len(classical):
+        spec = get_spec(str(classical.iloc[0]["model"]))
+        step("learning_curve", lambda: refit.learning_curve(spec, data, plan, seed, profile))
+        step("ablation", lambda: refit.ablation(spec, data, plan, seed, profile))
+    if data is not None and getattr(data, "beats", None) is not None:
+        step("split_leakage", lambda: leakage.split_leakage(data.beats, plan, seed))
+    else:
+        findings.append({"kind": "split_leakage", "summary": "not computed: no beat windows in this run "
+                         "(run a deep model or `run all` to get the beat-wise vs patient-wise split gap)"})
+    verdict, reasons = decide(findings)
+    out = {"verdict": verdict, "reasons": reasons, "findings": _jsonable(findings), "timings_s": timings}
+    (run_dir / "diagnostics.json").write_text(json.dumps(out, indent=2, sort_keys=False))
+    return out
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return None if not np.isfinite(obj) else float(obj)
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj

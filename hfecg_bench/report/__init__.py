@@ -1,0 +1,1 @@
+"""Report: leaderboard (CSV + markdown), figures and the rendered diagnostics, built only from saved run files."""

@@ -1,0 +1,111 @@
+"""Figures of a run, drawn only from saved files (predictions, diagnostics, training histories)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from sklearn.metrics import confusion_matrix, roc_curve  # noqa: E402
+
+
+def _save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def roc_figure(pred: pd.DataFrame, order: list[str], path: Path) -> Path:
+    """Patient-level out-of-fold ROC curves of every model, in leaderboard order."""
+    fig, ax = plt.subplots(figsize=(6, 5.5))
+    for m in order:
+        p = pred[pred["model"] == m]
+        if p["label"].nunique() < 2:
+            continue
+        fpr, tpr, _ = roc_curve(p["label"], p["prob"])
+        from sklearn.metrics import roc_auc_score
+
+        ax.plot(fpr, tpr, lw=1.4, label=f"{m} ({roc_auc_score(p['label'], p['prob']):.2f})")
+    ax.plot([0, 1], [0, 1], "k:", lw=1)
+    ax.set(xlabel="1 - specificity", ylabel="sensitivity", title="Out-of-fold ROC, patient level")
+    ax.legend(fontsize=8, loc="lower right")
+    return _save(fig, path)
+
+
+def confusion_figure(pred: pd.DataFrame, order: list[str], path: Path) -> Path:
+    """Confusion matrices at each fold's training-chosen threshold, one panel per model."""
+    n = len(order)
+    cols = min(5, n)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(2.4 * cols, 2.4 * rows), squeeze=False)
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    for ax, m in zip(axes.ravel(), order):
+        p = pred[pred["model"] == m]
+        thr = p["threshold"] if "threshold" in p else 0.5
+        cm = confusion_matrix(p["label"], (p["prob"] >= thr).astype(int), labels=[0, 1])
+        ax.imshow(cm, cmap="Blues")
+        for (i, j), v in np.ndenumerate(cm):
+            ax.text(j, i, str(v), ha="center", va="center", color="black")
+        ax.set(xticks=[0, 1], yticks=[0, 1], xlabel="predicted", ylabel="true", title=m)
+    return _save(fig, path)
+
+
+def learning_curve_figure(finding: dict, path: Path) -> Path:
+    """Patient-level AUROC against the fraction of training patients."""
+    pts = finding.get("points") or []
+    fig, ax = plt.subplots(figsize=(5, 4))
+    if pts:
+        x = [p["n_train_patients"] for p in pts]
+        y = [p["auroc"] for p in pts]
+        lo = [p.get("auroc_lo", p["auroc"]) for p in pts]
+        hi = [p.get("auroc_hi", p["auroc"]) for p in pts]
+        ax.fill_between(x, lo, hi, alpha=0.2)
+        ax.plot(x, y, "o-")
+    ax.axhline(0.5, color="k", ls=":", lw=1)
+    ax.set(xlabel="training patients per fold", ylabel="out-of-fold AUROC",
+           title=f"Learning curve ({finding.get('model', '')})")
+    return _save(fig, path)
+
+
+def ablation_figure(finding: dict, path: Path) -> Path:
+    """AUROC of each feature group alone and of all groups together."""
+    res = finding.get("groups") or {}
+    names = list(res)
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    vals = [res[k]["auroc"] for k in names]
+    err = np.array([[res[k]["auroc"] - res[k].get("auroc_lo", res[k]["auroc"]) for k in names],
+                    [res[k].get("auroc_hi", res[k]["auroc"]) - res[k]["auroc"] for k in names]])
+    ax.barh(names, vals, xerr=err if len(names) else None, color="tab:blue", alpha=0.8)
+    ax.axvline(0.5, color="k", ls=":", lw=1)
+    ax.set(xlim=(0, 1), xlabel="out-of-fold AUROC", title=f"Feature-group ablation ({finding.get('model', '')})")
+    return _save(fig, path)
+
+
+def training_curve_figures(curve_dir: Path, out_dir: Path) -> list[Path]:
+    """One figure per deep model: loss and AUROC per epoch, train and validation, one line per fold."""
+    files = sorted(Path(curve_dir).glob("*.csv")) if Path(curve_dir).is_dir() else []
+    by_model: dict[str, list[tuple[str, pd.DataFrame]]] = {}
+    for f in files:
+        model, _, fold = f.stem.rpartition("_fold")
+        by_model.setdefault(model or f.stem, []).append((fold, pd.read_csv(f)))
+    paths = []
+    for model, runs in sorted(by_model.items()):
+        fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.5))
+        for fold, h in runs:
+            ep = h["epoch"] if "epoch" in h else np.arange(len(h))
+            for ax, key in ((a1, "loss"), (a2, "auc")):
+                if key in h:
+                    line, = ax.plot(ep, h[key], lw=1, label=f"fold {fold} train")
+                    if f"val_{key}" in h:
+                        ax.plot(ep, h[f"val_{key}"], lw=1, ls="--", color=line.get_color())
+        a1.set(xlabel="epoch", ylabel="loss", title=f"{model}: loss (solid train, dashed validation)")
+        a2.set(xlabel="epoch", ylabel="AUROC (beats)", title=f"{model}: AUROC")
+        a2.legend(fontsize=7)
+        paths.append(_save(fig, Path(out_dir) / f"training_{model}.png"))
+    return paths

@@ -1,0 +1,81 @@
+"""Render a run's report from its saved files only: no refitting, so `report RUN_DIR` takes seconds."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from hfecg_bench.errors import HfecgError
+from hfecg_bench.report import figures
+from hfecg_bench.report.leaderboard import build_leaderboard, leaderboard_markdown_table
+
+VERDICT_TEXT = {
+    "no_signal": "No model beats chance, and the cohort was large enough to see a moderate effect.",
+    "data_limited": "There is signal (or the cohort is too small to tell), and more or cleaner data is what would help.",
+    "model_limited": "A model family misses, with significance, what another family finds on the same folds.",
+    "near_ceiling": "Models agree, the learning curve is flat: little is left to gain.",
+}
+
+
+def render_report(run_dir: Path) -> dict[str, Path]:
+    """Write leaderboard.csv, leaderboard.md and figures/ into ``run_dir``; return what was written."""
+    run_dir = Path(run_dir)
+    for need in ("metrics.csv", "predictions.csv"):
+        if not (run_dir / need).exists():
+            raise HfecgError(f"{run_dir} is not a finished run: {need} is missing")
+    lb = build_leaderboard(run_dir)
+    written = {"leaderboard.csv": run_dir / "leaderboard.csv"}
+    lb.to_csv(written["leaderboard.csv"], index=False, float_format="%.6g")
+    pred = pd.read_csv(run_dir / "predictions.csv", dtype={"patient_id": str})
+    diag = json.loads((run_dir / "diagnostics.json").read_text()) if (run_dir / "diagnostics.json").exists() else None
+    manifest = json.loads((run_dir / "manifest.json").read_text()) if (run_dir / "manifest.json").exists() else {}
+    fig_dir = run_dir / "figures"
+    order = list(lb["model"])
+    written["roc"] = figures.roc_figure(pred, order, fig_dir / "roc.png")
+    written["confusion"] = figures.confusion_figure(pred, order, fig_dir / "confusion.png")
+    by_kind = {f["kind"]: f for f in (diag or {}).get("findings", [])}
+    if by_kind.get("learning_curve", {}).get("points"):
+        written["learning_curve"] = figures.learning_curve_figure(by_kind["learning_curve"], fig_dir / "learning_curve.png")
+    if by_kind.get("ablation", {}).get("groups"):
+        written["ablation"] = figures.ablation_figure(by_kind["ablation"], fig_dir / "ablation.png")
+    for p in figures.training_curve_figures(run_dir / "curves", fig_dir):
+        written[p.stem] = p
+    md = markdown(lb, diag, manifest, [p for k, p in written.items() if p.suffix == ".png"], run_dir)
+    written["leaderboard.md"] = run_dir / "leaderboard.md"
+    written["leaderboard.md"].write_text(md)
+    return written
+
+
+def markdown(lb: pd.DataFrame, diag: dict | None, manifest: dict, figs: list[Path], run_dir: Path) -> str:
+    """The readable report: cohort, leaderboard, verdict with its evidence, exclusions, figures, reproduction."""
+    cohort = manifest.get("cohort") or {}
+    lines = ["# hfecg_bench leaderboard", ""]
+    if cohort:
+        lines += [f"Dataset **{cohort.get('dataset', '?')}**: {cohort.get('n_patients', '?')} patients "
+                  f"({cohort.get('n_positive', '?')} positive, {cohort.get('n_negative', '?')} negative), "
+                  f"{cohort.get('n_records', '?')} records at {cohort.get('fs', '?')} Hz. "
+                  f"Profile `{manifest.get('profile', '?')}`, seed {manifest.get('seed', '?')}.", ""]
+    lines += ["Patient-level out-of-fold metrics under one patient-wise fold plan (`folds.csv`) shared by every model; "
+              "95% CIs by patient bootstrap (the same resamples for every model); thresholds chosen on training "
+              "patients only; DeLong p compares each model's AUROC with the best.", "",
+              leaderboard_markdown_table(lb), ""]
+    if diag:
+        lines += [f"## Verdict: `{diag['verdict']}`", "", VERDICT_TEXT.get(diag["verdict"], ""), ""]
+        lines += [f"- {r}" for r in diag.get("reasons", [])] + ["", "## Diagnostics", ""]
+        for f in diag.get("findings", []):
+            lines.append(f"- **{f['kind']}**: {f.get('summary', '')}")
+            if f.get("patients"):
+                shown = ", ".join(map(str, f["patients"][:20]))
+                more = f" and {len(f['patients']) - 20} more" if len(f["patients"]) > 20 else ""
+                lines.append(f"  - patients: {shown}{more}")
+        lines.append("")
+    excluded = cohort.get("excluded") or []
+    extra = manifest.get("features_excluded") or []
+    if excluded or extra:
+        lines += ["## Excluded records", ""] + [f"- {e['record']}: {e['reason']}" for e in excluded + extra] + [""]
+    if figs:
+        lines += ["## Figures", ""] + [f"![{p.stem}]({p.relative_to(run_dir).as_posix()})" for p in figs] + [""]
+    if manifest.get("command"):
+        lines += ["## Reproduce", "", "```", manifest["command"], "```", ""]
+    return "\n".join(lines)
