@@ -49,7 +49,7 @@ def render_report(run_dir: Path) -> dict[str, Path]:
 
 def markdown(lb: pd.DataFrame, diag: dict | None, manifest: dict, figs: list[Path], run_dir: Path) -> str:
     """The readable report: cohort, leaderboard, verdict with its evidence, exclusions, figures, reproduction."""
-    cohort = manifest.get("cohort") or {}
+    cohort = manifest.get("cohort") or (manifest.get("dataset") or {}).get("describe") or {}
     lines = ["# hfecg_bench leaderboard", ""]
     if cohort:
         lines += [f"Dataset **{cohort.get('dataset', '?')}**: {cohort.get('n_patients', '?')} patients "
@@ -71,11 +71,13 @@ def markdown(lb: pd.DataFrame, diag: dict | None, manifest: dict, figs: list[Pat
                 lines.append(f"  - patients: {shown}{more}")
         lines.append("")
     excluded = cohort.get("excluded") or []
-    extra = manifest.get("features_excluded") or []
+    extra = manifest.get("feature_exclusions") or []
     if excluded or extra:
         lines += ["## Excluded records", ""] + [f"- {e['record']}: {e['reason']}" for e in excluded + extra] + [""]
     if figs:
         lines += ["## Figures", ""] + [f"![{p.stem}]({p.relative_to(run_dir).as_posix()})" for p in figs] + [""]
-    if manifest.get("command"):
-        lines += ["## Reproduce", "", "```", manifest["command"], "```", ""]
+    command = manifest.get("command")
+    if command:
+        text = command if isinstance(command, str) else "python -m hfecg_bench " + " ".join(map(str, command[1:]))
+        lines += ["## Reproduce", "", "```", text, "```", ""]
     return "\n".join(lines)
