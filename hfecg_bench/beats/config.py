@@ -33,7 +33,7 @@ class BeatConfig:
         Band of the beats used for the cross-correlation alignment and the correlation test.
     align_qrs_ms : (float, float), default (-60, 80)
         Segment around R (ms) matched by cross-correlation.
-    align_search_ms : float, default 12
+    align_search_ms : float, default 30
         Largest shift searched either side; a best lag at this edge rejects the beat.
     align_iterations : int, default 2
         Template / alignment refinement rounds (sub-sample, parabolic peak + FFT phase-ramp shift).
@@ -62,7 +62,7 @@ class BeatConfig:
     detect_threshold: float = 0.3
     align_band: tuple[float, float] = (5.0, 100.0)
     align_qrs_ms: tuple[float, float] = (-60.0, 80.0)
-    align_search_ms: float = 12.0
+    align_search_ms: float = 30.0
     align_iterations: int = 2
     min_corr: float = 0.9
     premature_fraction: float = 0.2

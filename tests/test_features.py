@@ -1,0 +1,147 @@
+"""Features: known answers from the synthetic generator, NaN/exclusion rules, cache, real PTB records."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import spearmanr
+
+from hfecg_bench.cohort import Cohort, Record
+from hfecg_bench.errors import ParameterError
+from hfecg_bench.features import FeatureConfig, extract_features, split_column
+from hfecg_bench.leads import STANDARD_LEADS as LEADS
+
+GROUPS = ("hf", "wavelet", "spectral", "conventional")
+
+
+@pytest.fixture(scope="module")
+def synth():
+    from hfecg_bench.data.synthetic import SynthParams, generate_cohort
+
+    cohort = generate_cohort(SynthParams(preset="hf_effect", seed=21, n_patients=40, duration_s=20))
+    table = extract_features(cohort, cache_dir=False)
+    return cohort, table
+
+
+def _truth(cohort):
+    return {p["patient_id"]: p for p in cohort.info["truth"]["patients"]}
+
+
+def test_table_layout(synth):
+    cohort, table = synth
+    df = table.frame
+    assert list(df.columns[:3]) == ["record_id", "patient_id", "label"]
+    assert len(df) == len(cohort.records) and not table.excluded
+    assert table.groups() == list(GROUPS)
+    for lead in LEADS:
+        for g in GROUPS:
+            assert any(c.startswith(f"{lead}__{g}__") for c in df.columns), (lead, g)
+    for c in ("all__hf__sum_rms_uv", "all__hf__n_raz_leads", "all__conventional__qrs_ms", "V2__hf__rms_uv",
+              "V2__hf__peak_env_uv", "V2__hf__noise_uv", "V2__hf__n_beats", "V2__spectral__qrs_bp_150_250_rel"):
+        assert c in df.columns, c
+    assert table.feature_columns("hf") == [c for c in df.columns if split_column(c) and split_column(c)[1] == "hf"]
+    assert df[table.feature_columns()].isna().mean().mean() == 0.0 and not table.nan_log
+
+
+def test_hf_rms_tracks_planted_truth(synth):
+    cohort, table = synth
+    truth = _truth(cohort)
+    df = table.frame
+    meas = df[[f"{lead}__hf__rms_uv" for lead in LEADS]].to_numpy()
+    tru = np.array([[truth[p]["hf_rms_uv"][lead] for lead in LEADS] for p in df["patient_id"]])
+    rho = spearmanr(meas.ravel(), tru.ravel()).correlation
+    ratio = float(np.median(meas / tru))
+    assert rho >= 0.85, rho
+    assert 0.7 <= ratio <= 1.5, ratio
+    assert np.allclose(df["all__hf__sum_rms_uv"], meas.sum(axis=1))
+    # noise of the average is well below the signal; n_beats about duration x rate
+    assert np.median(df["V2__hf__noise_uv"]) < 0.5 * np.median(df["V2__hf__rms_uv"])
+    assert df["V2__hf__n_beats"].min() >= 10
+
+
+def test_raz_more_often_in_planted_leads(synth):
+    cohort, table = synth
+    truth = _truth(cohort)
+    df = table.frame
+    raz = df[[f"{lead}__hf__raz" for lead in LEADS]].to_numpy()
+    depth = df[[f"{lead}__hf__raz_depth" for lead in LEADS]].to_numpy()
+    planted = np.array([[lead in truth[p]["raz_leads"] for lead in LEADS] for p in df["patient_id"]])
+    assert planted.sum() >= 10
+    assert raz[planted].mean() > raz[~planted].mean()
+    assert np.median(depth[planted]) > np.median(depth[~planted]) + 0.1
+
+
+def test_conventional_measures_match_truth(synth):
+    cohort, table = synth
+    truth = _truth(cohort)
+    df = table.frame
+    hr_truth = np.array([truth[p]["heart_rate_bpm"] for p in df["patient_id"]])
+    assert np.median(np.abs(df["all__conventional__hr_bpm"] - hr_truth)) < 3
+    qrs_truth = np.array([truth[p]["qrs_ms"] for p in df["patient_id"]])
+    assert spearmanr(df["all__conventional__qrs_ms"], qrs_truth).correlation > 0.6
+    assert np.all(df[[f"{lead}__conventional__r_amp_uv" for lead in LEADS]].to_numpy() >= 0)
+
+
+def test_cache_does_not_change_results(synth, tmp_path):
+    cohort, table = synth
+    small = Cohort(cohort.records[:3], "synthetic")
+    first = extract_features(small, cache_dir=tmp_path)
+    second = extract_features(small, cache_dir=tmp_path)
+    assert second.info["cache_hits"] == 3 and first.info["cache_misses"] == 3
+    pd.testing.assert_frame_equal(first.frame, second.frame, check_exact=True)
+    pd.testing.assert_frame_equal(first.frame, table.frame.iloc[:3].reset_index(drop=True), check_exact=True)
+    other = extract_features(small, FeatureConfig(hf_band=(100, 250)), cache_dir=tmp_path)
+    assert other.info["cache_hits"] == 0                         # a config change is a new key
+
+
+def test_too_few_beats_excluded_and_missing_lead_logged(synth):
+    cohort, _ = synth
+    rec = cohort.records[0]
+    short = Record("short_one", "px", 0, rec.fs, rec.lead_names, signal=rec.signal[: int(3 * rec.fs)].copy())
+    keep = [i for i, n in enumerate(rec.lead_names) if n != "V6"]
+    no_v6 = Record("no_v6", "py", 1, rec.fs, tuple(rec.lead_names[i] for i in keep),
+                   signal=np.ascontiguousarray(rec.signal[:, keep]))
+    table = extract_features(Cohort([short, no_v6], "memory"), cache_dir=False)
+    assert list(table.frame["record_id"]) == ["no_v6"]
+    assert [e.record for e in table.excluded] == ["short_one"]
+    assert "usable beat" in table.excluded[0].reason and "min_beats=5" in table.excluded[0].reason
+    assert table.frame.filter(like="V6__").isna().all().all()
+    logged = {(r, lead, why) for r, lead, _, why in table.nan_log}
+    assert ("no_v6", "V6", "lead absent from the record") in logged
+    assert not table.frame.filter(like="V5__").isna().any().any()
+
+
+def test_config_validation_and_profiles():
+    assert FeatureConfig().as_dict()["hf_band"] == [150.0, 250.0]
+    assert FeatureConfig.for_profile("full").include_extra_leads
+    with pytest.raises(ParameterError, match="groups"):
+        FeatureConfig(groups=("hf", "nope"))
+    with pytest.raises(ParameterError, match="wavelet"):
+        FeatureConfig(wavelet="notawavelet")
+
+
+def test_real_ptb_hf_rms_physiological(ptb_sample):
+    from hfecg_bench.data import load_cohort
+
+    cohort = load_cohort("ptbdb", data_dir=ptb_sample / "ptbdb")
+    cohort = Cohort(cohort.records[2:8], "ptbdb")
+    table = extract_features(cohort, cache_dir=False)
+    assert len(table.frame) == 6 and not table.excluded
+    v = table.frame[[f"{lead}__hf__rms_uv" for lead in LEADS]].to_numpy()
+    assert 0.3 < np.nanmedian(v) < 60
+    assert np.all((v.sum(axis=1) > 5) & (v.sum(axis=1) < 400)), v.sum(axis=1)
+
+
+def test_cli_writes_table_and_names_exclusions(ptb_sample, tmp_path, capsys):
+    from hfecg_bench.cli import main
+
+    out = tmp_path / "f.parquet"
+    code = main(["features", "--dataset", "wfdb", "--data-dir", str(ptb_sample / "tseal"), "--out", str(out),
+                 "--no-cache"])
+    assert code == 0
+    df = pd.read_parquet(out)
+    assert len(df) == 10 and list(df.columns[:3]) == ["record_id", "patient_id", "label"]
+    text = capsys.readouterr().out
+    assert "wrote 10 rows" in text and "excluded: 0 record(s)" in text
+    assert main(["features", "--dataset", "wfdb", "--data-dir", str(ptb_sample / "tseal"),
+                 "--out", str(tmp_path / "f.txt")]) == 2
