@@ -1,0 +1,208 @@
+"""Keras 3 builders of the deep models (functional API): cnn, leadwise_cnn, tcn, lstm.
+
+Every builder takes the beat shape ``(n_window, n_leads)`` and a params dict
+(see :func:`hfecg_bench.models.deep.DEEP_SPECS` for defaults and search
+spaces) and returns an uncompiled ``keras.Model`` with one sigmoid output.
+
+Importing this module imports TensorFlow and, once, limits its threads
+(intra-op 2, inter-op 1; env ``HFECG_TF_THREADS`` overrides intra-op) for
+reproducibility and a fair share of a small machine. That only works before
+TensorFlow has run anything; if it already has, the existing setting is kept.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+from hfecg_bench.errors import HfecgError, ParameterError
+from hfecg_bench.models.deep_config import parse_dilations, receptive_field
+
+
+def _configure_tensorflow() -> None:
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(int(os.environ.get("HFECG_TF_THREADS", "2")))
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # TensorFlow already initialised by someone else: keep its setting
+        pass
+    try:
+        tf.config.experimental.enable_op_determinism()
+    except Exception:  # pragma: no cover - very old TF
+        pass
+
+
+_configure_tensorflow()
+
+import keras  # noqa: E402  (after the thread settings)
+from keras import layers, ops, regularizers  # noqa: E402
+
+MODEL_NAMES = ("cnn", "leadwise_cnn", "tcn", "lstm")
+BN_MOMENTUM = 0.9
+
+
+class ReceptiveFieldError(HfecgError):
+    """The TCN's receptive field is longer than the beat window it would see."""
+
+
+def _filters(base: int, width: float) -> int:
+    return max(4, int(round(base * float(width))))
+
+
+def check_receptive_field(params: dict, n_window: int, model: str = "tcn") -> int:
+    """Raise :class:`ReceptiveFieldError` if the window (in samples) is shorter than the receptive field."""
+    rf = receptive_field(params)
+    if n_window < rf:
+        raise ReceptiveFieldError(
+            f"model {model}: beat window of {n_window} samples is shorter than the receptive field of "
+            f"{rf} samples (kernel_size={params['kernel_size']}, dilations={list(parse_dilations(params['dilations']))}); "
+            "use smaller dilations/kernel, a longer window or less decimation")
+    return rf
+
+
+def _conv_bn_relu(x, filters: int, kernel: int, l2: float, name: str, strides: int = 1, padding: str = "same",
+                  dilation: int = 1):
+    x = layers.Conv1D(filters, kernel, strides=strides, padding=padding, dilation_rate=dilation, use_bias=False,
+                      kernel_regularizer=regularizers.L2(l2) if l2 else None, name=f"{name}_conv")(x)
+    # momentum 0.9, not Keras' 0.99: a small cohort gives only tens of steps per epoch, and with 0.99 the
+    # moving statistics used at inference lag far behind the batch statistics used in training.
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
+    return layers.Activation("relu", name=f"{name}_relu")(x)
+
+
+def _head(x, params: dict, name: str = "head"):
+    x = layers.Dropout(float(params["dropout"]), name=f"{name}_dropout")(x)
+    return layers.Dense(1, activation="sigmoid", name=f"{name}_out")(x)
+
+
+def build_cnn(input_shape: tuple[int, int], params: dict) -> keras.Model:
+    """Conv1D stack 32 -> 64 -> 128 filters (times ``width``), kernel ``kernel_size`` then 3, BN, max-pool, GAP."""
+    inp = keras.Input(shape=input_shape, name="beats")
+    x = inp
+    l2, w = float(params["l2"]), float(params["width"])
+    for i, (base, k) in enumerate(zip((32, 64, 128), (int(params["kernel_size"]), 3, 3))):
+        x = _conv_bn_relu(x, _filters(base, w), k, l2, name=f"block{i + 1}")
+        x = layers.MaxPooling1D(2, name=f"block{i + 1}_pool")(x)
+    x = layers.GlobalAveragePooling1D(name="gap")(x)
+    return keras.Model(inp, _head(x, params), name="cnn")
+
+
+@keras.saving.register_keras_serializable(package="hfecg_bench")
+class LeadsToBatch(layers.Layer):
+    """``(batch, time, leads)`` -> ``(batch * leads, time, 1)``: each lead becomes its own sample."""
+
+    def call(self, x):
+        n_time = ops.shape(x)[1]
+        return ops.reshape(ops.transpose(x, (0, 2, 1)), (-1, n_time, 1))
+
+    def compute_output_shape(self, input_shape):
+        return (None, input_shape[1], 1)
+
+
+@keras.saving.register_keras_serializable(package="hfecg_bench")
+class BatchToLeads(layers.Layer):
+    """``(batch * leads, embed)`` -> ``(batch, leads * embed)``: per-lead embeddings concatenated."""
+
+    def __init__(self, n_leads: int, **kwargs):
+        super().__init__(**kwargs)
+        self.n_leads = int(n_leads)
+
+    def call(self, x):
+        return ops.reshape(x, (-1, self.n_leads * ops.shape(x)[-1]))
+
+    def compute_output_shape(self, input_shape):
+        return (None, self.n_leads * input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "n_leads": self.n_leads}
+
+
+def build_lead_branch(n_window: int, params: dict) -> keras.Model:
+    """The one convolutional branch applied to every lead (shared weights): ``(time, 1)`` -> ``embed_dim``."""
+    inp = keras.Input(shape=(n_window, 1), name="lead")
+    x = inp
+    l2, w = float(params["l2"]), float(params["width"])
+    for i, (base, k) in enumerate(zip((16, 32, 64), (int(params["kernel_size"]), 3, 3))):
+        # the first convolution is strided: the branch runs n_leads times per beat
+        x = _conv_bn_relu(x, _filters(base, w), k, l2, name=f"lb{i + 1}", strides=2 if i == 0 else 1)
+        x = layers.MaxPooling1D(2, name=f"lb{i + 1}_pool")(x)
+    x = layers.GlobalAveragePooling1D(name="lb_gap")(x)
+    x = layers.Dense(int(params.get("embed_dim", 128)), activation="relu", name="lb_embed",
+                     kernel_regularizer=regularizers.L2(l2) if l2 else None)(x)
+    return keras.Model(inp, x, name="lead_branch")
+
+
+def build_leadwise_cnn(input_shape: tuple[int, int], params: dict) -> keras.Model:
+    """Shared per-lead conv branch -> per-lead embedding -> concatenation -> dense head.
+
+    Only the head's first dense layer depends on the number of leads.
+    """
+    n_window, n_leads = int(input_shape[0]), int(input_shape[1])
+    inp = keras.Input(shape=input_shape, name="beats")
+    x = LeadsToBatch(name="leads_to_batch")(inp)
+    x = build_lead_branch(n_window, params)(x)
+    x = BatchToLeads(n_leads, name="concat_leads")(x)
+    x = layers.Dropout(float(params["dropout"]), name="embed_dropout")(x)
+    l2 = float(params["l2"])
+    x = layers.Dense(int(params.get("head_units", 64)), activation="relu", name="head_dense",
+                     kernel_regularizer=regularizers.L2(l2) if l2 else None)(x)
+    return keras.Model(inp, _head(x, params), name="leadwise_cnn")
+
+
+def build_tcn(input_shape: tuple[int, int], params: dict) -> keras.Model:
+    """Causal dilated residual TCN (two convolutions per block), GAP, sigmoid head.
+
+    Raises :class:`ReceptiveFieldError` when the window is shorter than :func:`receptive_field`.
+    """
+    check_receptive_field(params, int(input_shape[0]))
+    inp = keras.Input(shape=input_shape, name="beats")
+    f, k, l2 = _filters(32, params["width"]), int(params["kernel_size"]), float(params["l2"])
+    drop = float(params["dropout"])
+    x = inp
+    for i, d in enumerate(parse_dilations(params["dilations"])):
+        name = f"res{i + 1}_d{d}"
+        y = _conv_bn_relu(x, f, k, l2, name=f"{name}a", padding="causal", dilation=d)
+        y = layers.SpatialDropout1D(drop, name=f"{name}a_drop")(y)
+        y = _conv_bn_relu(y, f, k, l2, name=f"{name}b", padding="causal", dilation=d)
+        y = layers.SpatialDropout1D(drop, name=f"{name}b_drop")(y)
+        if x.shape[-1] != f:
+            x = layers.Conv1D(f, 1, name=f"{name}_skip")(x)
+        x = layers.Activation("relu", name=f"{name}_out")(layers.Add(name=f"{name}_add")([x, y]))
+    # average and max over time: a short QRS-localised feature is diluted by the average alone
+    x = layers.Concatenate(name="pool")([layers.GlobalAveragePooling1D(name="gap")(x),
+                                         layers.GlobalMaxPooling1D(name="gmp")(x)])
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="pool_bn")(x)
+    return keras.Model(inp, _head(x, params), name="tcn")
+
+
+def build_lstm(input_shape: tuple[int, int], params: dict) -> keras.Model:
+    """Two conv layers (local features, e.g. HF energy), max-pooled to about ``lstm_steps`` steps, then a BiLSTM."""
+    n_window = int(input_shape[0])
+    pool = max(1, int(round(n_window / int(params.get("lstm_steps", 50)))))
+    inp = keras.Input(shape=input_shape, name="beats")
+    l2, w = float(params["l2"]), float(params["width"])
+    x = _conv_bn_relu(inp, _filters(32, w), int(params["kernel_size"]), l2, name="feat1")
+    x = _conv_bn_relu(x, _filters(32, w), 3, l2, name="feat2")
+    x = layers.MaxPooling1D(pool, name="downsample")(x)
+    x = layers.Bidirectional(layers.LSTM(_filters(32, w), kernel_regularizer=regularizers.L2(l2) if l2 else None),
+                             name="bilstm")(x)
+    return keras.Model(inp, _head(x, params), name="lstm")
+
+
+_BUILDERS = {"cnn": build_cnn, "leadwise_cnn": build_leadwise_cnn, "tcn": build_tcn, "lstm": build_lstm}
+
+
+def build_model(name: str, input_shape: Sequence[int], params: dict) -> keras.Model:
+    """Build one deep model by name (``cnn``, ``leadwise_cnn``, ``tcn``, ``lstm``) for beats of ``input_shape``."""
+    if name not in _BUILDERS:
+        raise ParameterError("model", name, f"must be one of {', '.join(MODEL_NAMES)}")
+    if len(input_shape) != 2 or min(input_shape) < 1:
+        raise ParameterError("input_shape", tuple(input_shape), "must be (n_window, n_leads) with both >= 1")
+    return _BUILDERS[name]((int(input_shape[0]), int(input_shape[1])), params)
+
+
+def count_params(model: keras.Model) -> int:
+    """Total number of parameters (trainable and not) of a built model."""
+    return int(sum(int(np.prod(v.shape)) for v in model.weights))

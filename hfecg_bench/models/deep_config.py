@@ -1,0 +1,172 @@
+"""Training configuration of the Keras deep models, per profile (``quick`` / ``full``).
+
+Hyperparameters that Optuna tunes (learning rate, width, dropout, L2, kernel
+size, batch size, TCN dilations) live in the params dict of
+:mod:`hfecg_bench.models.deep`; this dataclass holds everything else: the
+training budget, the beat cap, the validation split, input scaling and
+decimation, and how beat probabilities become a patient probability.
+
+Importing this module does not import TensorFlow.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+from hfecg_bench.errors import ParameterError
+
+VIEWS = ("beats_wideband", "beats_hf")
+SCALINGS = ("lead_zscore", "beat_robust")
+AGGREGATIONS = ("mean", "median", "trimmed_mean")
+MONITORS = ("val_loss", "val_auc")
+#: Lowest sampling rate (Hz) after decimation at which the 150-250 Hz band is still below Nyquist.
+HF_MIN_FS = 500.0
+
+
+@dataclass(frozen=True)
+class DeepConfig:
+    """Everything about training a deep model that is not a tuned hyperparameter.
+
+    Parameters
+    ----------
+    view : str, default "beats_wideband"
+        Beat view the deep models consume: ``beats_wideband`` or ``beats_hf`` (150-250 Hz band-passed).
+    max_epochs : int, default 12 (quick) / 100 (full)
+        Upper bound on training epochs (early stopping usually ends sooner).
+    patience : int, default 4 (quick) / 12 (full)
+        Early-stopping patience in epochs, on ``monitor`` of the validation patients; best weights are restored.
+    lr_patience : int, default 2
+        ReduceLROnPlateau patience in epochs (same monitor).
+    lr_factor : float, default 0.5
+        Factor the learning rate is multiplied by on a plateau.
+    min_lr : float, default 1e-5
+        Floor of the learning rate.
+    monitor : str, default "val_loss"
+        ``val_loss`` or ``val_auc`` (beat-level, on the held-out training patients).
+    max_beats_per_patient : int, default 30 (quick) / 200 (full)
+        Training (and validation) beats per patient are a seeded random subset of at most this many,
+        so that patients with many beats do not dominate the loss. Prediction uses all beats.
+    val_fraction : float, default 0.2
+        Fraction of the training patients of each class held out for early stopping (never test patients).
+    min_patients_per_class : int, default 4
+        A fold with fewer training patients of either class cannot make a validation split: HfecgError.
+    scaling : str, default "lead_zscore"
+        ``lead_zscore``: per-lead mean/std over the fit patients' (capped) training beats only.
+        ``beat_robust``: each beat and lead minus its median, divided by its IQR (no cross-patient statistics).
+    decimate : int, default 2 (quick) / 1 (full)
+        Keep every ``decimate``-th sample after averaging blocks of ``decimate`` samples (a boxcar anti-alias).
+        For ``beats_hf`` the rate after decimation must stay >= 500 Hz (the 150-250 Hz band below Nyquist).
+    aggregation : str, default "mean"
+        Patient probability from its beat probabilities: ``mean``, ``median`` or ``trimmed_mean``.
+    trim : float, default 0.1
+        Fraction cut from each end for ``trimmed_mean``.
+    predict_batch_size : int, default 512
+        Batch size of inference.
+    jit_compile : bool, default False
+        XLA-compile the train/predict steps (Keras ``jit_compile``). Off by default: on this family's small
+        models on a 2-core CPU it saved ~10-20 % for the CNNs but cost ~40 % for the LSTM (compile time).
+    verbose : int, default 0
+        Keras ``fit`` verbosity.
+    """
+
+    view: str = "beats_wideband"
+    max_epochs: int = 12
+    patience: int = 4
+    lr_patience: int = 2
+    lr_factor: float = 0.5
+    min_lr: float = 1e-5
+    monitor: str = "val_loss"
+    max_beats_per_patient: int = 30
+    val_fraction: float = 0.2
+    min_patients_per_class: int = 4
+    scaling: str = "lead_zscore"
+    decimate: int = 2
+    aggregation: str = "mean"
+    trim: float = 0.1
+    predict_batch_size: int = 512
+    jit_compile: bool = False
+    verbose: int = 0
+
+    def __post_init__(self) -> None:
+        _check_choice("deep.view", self.view, VIEWS)
+        _check_choice("deep.scaling", self.scaling, SCALINGS)
+        _check_choice("deep.aggregation", self.aggregation, AGGREGATIONS)
+        _check_choice("deep.monitor", self.monitor, MONITORS)
+        for name in ("max_epochs", "max_beats_per_patient", "decimate", "predict_batch_size"):
+            if int(getattr(self, name)) < 1:
+                raise ParameterError(f"deep.{name}", getattr(self, name), "must be an integer >= 1")
+        for name in ("patience", "lr_patience"):
+            if int(getattr(self, name)) < 0:
+                raise ParameterError(f"deep.{name}", getattr(self, name), "must be an integer >= 0")
+        if self.min_patients_per_class < 2:
+            raise ParameterError("deep.min_patients_per_class", self.min_patients_per_class,
+                                 "must be >= 2 (one validation and one fit patient per class)")
+        if not 0.0 < self.val_fraction < 0.5:
+            raise ParameterError("deep.val_fraction", self.val_fraction, "must be in (0, 0.5)")
+        if not 0.0 <= self.trim < 0.5:
+            raise ParameterError("deep.trim", self.trim, "must be in [0, 0.5)")
+        if not 0.0 < self.lr_factor < 1.0:
+            raise ParameterError("deep.lr_factor", self.lr_factor, "must be in (0, 1)")
+
+    @classmethod
+    def for_profile(cls, profile: str, **overrides) -> "DeepConfig":
+        """The configuration of a profile (``quick`` or ``full``), with optional field overrides.
+
+        Examples
+        --------
+        >>> DeepConfig.for_profile("quick").max_epochs
+        12
+        >>> DeepConfig.for_profile("full", view="beats_hf").view
+        'beats_hf'
+        """
+        if profile == "quick":
+            base = cls()
+        elif profile == "full":
+            base = cls(max_epochs=100, patience=12, lr_patience=5, max_beats_per_patient=200,
+                       min_lr=1e-6, decimate=1)
+        else:
+            raise ParameterError("profile", profile, "must be 'quick' or 'full'")
+        return replace(base, **overrides) if overrides else base
+
+    def check_decimation(self, fs: float, model: str) -> None:
+        """Raise if decimating ``fs`` by ``decimate`` would put the HF band above Nyquist for ``beats_hf``."""
+        if self.view == "beats_hf" and fs / self.decimate < HF_MIN_FS:
+            raise ParameterError(
+                "deep.decimate", self.decimate,
+                f"model {model}: view beats_hf at fs={fs:g} Hz decimated to {fs / self.decimate:g} Hz "
+                f"puts the 150-250 Hz band above Nyquist; need fs/decimate >= {HF_MIN_FS:g} Hz")
+
+    def as_dict(self) -> dict:
+        """Plain dict for the run manifest."""
+        return asdict(self)
+
+
+def _check_choice(name: str, value, choices: tuple) -> None:
+    if value not in choices:
+        raise ParameterError(name, value, f"must be one of {', '.join(choices)}")
+
+
+def parse_dilations(value) -> tuple[int, ...]:
+    """TCN dilations from a sequence of ints or a string such as ``"1,2,4,8"`` (Optuna categorical)."""
+    raw = value
+    if isinstance(value, str):
+        value = [int(p) for p in value.replace("-", ",").split(",") if p.strip()]
+    dil = tuple(int(d) for d in value)
+    if not dil or any(d < 1 for d in dil):
+        raise ParameterError("tcn.dilations", raw, "must be a non-empty sequence of integers >= 1")
+    return dil
+
+
+def receptive_field(params: dict) -> int:
+    """Receptive field in samples of the TCN: ``1 + 2 * (kernel_size - 1) * sum(dilations)``.
+
+    Each residual block has two causal dilated convolutions of size ``kernel_size``.
+
+    Examples
+    --------
+    >>> receptive_field({"kernel_size": 5, "dilations": [1, 2, 4, 8, 16]})
+    249
+    """
+    k = int(params["kernel_size"])
+    if k < 1:
+        raise ParameterError("tcn.kernel_size", k, "must be an integer >= 1")
+    return 1 + 2 * (k - 1) * sum(parse_dilations(params["dilations"]))

@@ -1,0 +1,321 @@
+"""Training loop of the deep models, patient-wise from end to end.
+
+One call of :func:`fit_predict_deep` does, using ``train_patients`` only:
+
+1. hold out a stratified fraction of the training patients as the validation
+   set for early stopping / ReduceLROnPlateau (never a test patient; guarded);
+2. cap the beats per fit/validation patient at a seeded random subset;
+3. scale the inputs (per-lead z-score from the fit patients' capped beats, or
+   per-beat robust scaling) and optionally decimate;
+4. train with class-weighted binary cross-entropy (weights from the fit beats),
+   Adam, early stopping (best weights restored), ReduceLROnPlateau,
+   TerminateOnNaN plus a check that raises :class:`NaNLossError`;
+5. predict every beat of the test and training patients and aggregate per
+   patient (:func:`aggregate_patient_probs`).
+"""
+from __future__ import annotations
+
+import time
+
+import keras
+import numpy as np
+import pandas as pd
+
+from hfecg_bench.errors import HfecgError
+from hfecg_bench.models import deep_arch  # imports TensorFlow first, limiting its threads once
+from hfecg_bench.models.base import FitResult
+from hfecg_bench.models.deep_config import AGGREGATIONS, DeepConfig
+
+
+class DeepTrainingError(HfecgError):
+    """A deep model cannot be trained on this fold (too few patients, leakage guard, bad data)."""
+
+
+class NaNLossError(DeepTrainingError):
+    """The training loss became NaN or infinite; the runner treats the trial as failed."""
+
+
+# ----------------------------------------------------------------------------- pure helpers (no TensorFlow)
+
+def aggregate_patient_probs(beat_probs, patient_ids, method: str = "mean", trim: float = 0.1) -> pd.Series:
+    """Patient-level probability from beat probabilities.
+
+    Parameters
+    ----------
+    beat_probs : array-like of float, shape (n_beats,)
+        P(label = 1) of each beat.
+    patient_ids : array-like, shape (n_beats,)
+        Patient of each beat.
+    method : {"mean", "median", "trimmed_mean"}, default "mean"
+        How the beats of one patient are combined.
+    trim : float, default 0.1
+        For ``trimmed_mean``: ``floor(trim * n)`` beats are cut from each end of the sorted probabilities.
+
+    Returns
+    -------
+    pandas.Series
+        Index patient_id (order of first appearance), values in [0, 1].
+
+    Examples
+    --------
+    >>> aggregate_patient_probs([0.1, 0.2, 0.9, 0.5], ["a", "a", "a", "b"], "median").round(2).tolist()
+    [0.2, 0.5]
+    """
+    probs = np.asarray(beat_probs, dtype=float).ravel()
+    pids = np.asarray(patient_ids).ravel()
+    if probs.shape != pids.shape:
+        raise DeepTrainingError(f"aggregate_patient_probs: {probs.size} probabilities but {pids.size} patient ids")
+    if method not in AGGREGATIONS:
+        raise DeepTrainingError(f"aggregate_patient_probs: method={method!r}, must be one of {', '.join(AGGREGATIONS)}")
+    if not 0.0 <= trim < 0.5:
+        raise DeepTrainingError(f"aggregate_patient_probs: trim={trim!r}, must be in [0, 0.5)")
+    grouped = pd.Series(probs).groupby(pids, sort=False)
+    if method == "mean":
+        out = grouped.mean()
+    elif method == "median":
+        out = grouped.median()
+    else:
+        out = grouped.agg(lambda s: _trimmed_mean(s.to_numpy(), trim))
+    out.index.name = "patient_id"
+    return out.astype(float)
+
+
+def _trimmed_mean(x: np.ndarray, trim: float) -> float:
+    x = np.sort(x)
+    k = int(np.floor(trim * x.size))
+    return float(x[k:x.size - k].mean())
+
+
+def patient_labels(beat_patients: np.ndarray, beat_labels: np.ndarray, patients, model: str) -> pd.Series:
+    """One binary label per requested patient from the per-beat labels; errors name the patients."""
+    df = pd.DataFrame({"p": beat_patients, "y": np.asarray(beat_labels).astype(int)})
+    df = df[df["p"].isin(set(patients))]
+    nuniq = df.groupby("p")["y"].nunique()
+    if (nuniq > 1).any():
+        bad = list(nuniq.index[nuniq > 1][:5])
+        raise DeepTrainingError(f"model {model}: patients {bad} have beats with different labels")
+    labels = df.groupby("p")["y"].first().reindex(list(patients))
+    missing = list(labels.index[labels.isna()][:5])
+    if missing:
+        raise DeepTrainingError(f"model {model}: {int(labels.isna().sum())} patient(s) have no beats, e.g. {missing}")
+    if not set(labels.unique()) <= {0, 1}:
+        raise DeepTrainingError(f"model {model}: labels must be 0/1, found {sorted(labels.unique())}")
+    return labels.astype(int)
+
+
+def split_validation(labels: pd.Series, val_fraction: float, rng: np.random.Generator,
+                     min_per_class: int, model: str) -> tuple[list, list]:
+    """Stratified patient-wise split of the training patients into (fit, validation).
+
+    ``labels`` is indexed by training patient. Each class keeps ``max(1, round(val_fraction * n))``
+    validation patients; fewer than ``min_per_class`` patients in a class is a :class:`DeepTrainingError`.
+    """
+    counts = {c: int((labels == c).sum()) for c in (0, 1)}
+    if min(counts.values()) < min_per_class:
+        raise DeepTrainingError(
+            f"model {model}: the fold has {counts[0]} negative and {counts[1]} positive training patients "
+            f"({len(labels)} in all); need >= {min_per_class} per class to hold out validation patients")
+    fit, val = [], []
+    for c in (0, 1):
+        members = np.array(sorted(labels.index[labels == c]), dtype=object)
+        members = members[rng.permutation(members.size)]
+        n_val = min(max(1, int(round(val_fraction * members.size))), members.size - 1)
+        val.extend(members[:n_val].tolist())
+        fit.extend(members[n_val:].tolist())
+    check_validation_split(fit, val, list(labels.index), model)
+    return sorted(fit), sorted(val)
+
+
+def check_validation_split(fit_patients, val_patients, train_patients, model: str, test_patients=()) -> None:
+    """Guard: validation and fit patients are disjoint training patients, none of them a test patient."""
+    fit, val, train, test = set(fit_patients), set(val_patients), set(train_patients), set(test_patients)
+    problems = []
+    if fit & val:
+        problems.append(f"{len(fit & val)} patient(s) both fitted and validated on, e.g. {sorted(fit & val)[:3]}")
+    if not val <= train:
+        problems.append(f"{len(val - train)} validation patient(s) not among the training patients, "
+                        f"e.g. {sorted(val - train)[:3]}")
+    if not fit <= train:
+        problems.append(f"{len(fit - train)} fit patient(s) not among the training patients, e.g. {sorted(fit - train)[:3]}")
+    if (fit | val) & test:
+        problems.append(f"{len((fit | val) & test)} test patient(s) used in training, e.g. {sorted((fit | val) & test)[:3]}")
+    if not val:
+        problems.append("no validation patients")
+    if problems:
+        raise DeepTrainingError(f"model {model}: invalid patient-wise validation split: " + "; ".join(problems))
+
+
+def cap_beats(rows: np.ndarray, beat_patients: np.ndarray, cap: int, rng: np.random.Generator) -> np.ndarray:
+    """A seeded random subset of at most ``cap`` of ``rows`` per patient, returned in ascending order."""
+    rows = np.asarray(rows)
+    perm = rows[rng.permutation(rows.size)]
+    rank = pd.Series(beat_patients[perm]).groupby(beat_patients[perm], sort=False).cumcount().to_numpy()
+    return np.sort(perm[rank < cap])
+
+
+def decimate_beats(X: np.ndarray, factor: int) -> np.ndarray:
+    """Average consecutive blocks of ``factor`` samples (boxcar anti-alias) along time; drops a ragged tail."""
+    if factor == 1:
+        return X
+    n = (X.shape[1] // factor) * factor
+    return X[:, :n].reshape(X.shape[0], n // factor, factor, X.shape[2]).mean(axis=2, dtype=np.float32)
+
+
+class BeatScaler:
+    """Input scaling. ``lead_zscore``: per-lead mean/std fitted on training beats; ``beat_robust``: per beat."""
+
+    def __init__(self, method: str):
+        self.method = method
+
+    def fit(self, X: np.ndarray) -> "BeatScaler":
+        if self.method == "lead_zscore":
+            self.mean_ = X.mean(axis=(0, 1), dtype=np.float64).astype(np.float32)
+            std = X.std(axis=(0, 1), dtype=np.float64)
+            self.std_ = np.where(std > 0, std, 1.0).astype(np.float32)
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        if self.method == "lead_zscore":
+            return ((X - self.mean_) / self.std_).astype(np.float32)
+        med = np.median(X, axis=1, keepdims=True)
+        q75, q25 = np.percentile(X, [75, 25], axis=1, keepdims=True)
+        iqr = q75 - q25
+        return ((X - med) / np.where(iqr > 0, iqr, 1.0)).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- training
+
+def fit_predict_deep(name: str, beats, train_patients, test_patients, params: dict, seed: int,
+                     config: DeepConfig) -> FitResult:
+    """Fit deep model ``name`` on the beats of ``train_patients`` and return patient-level probabilities."""
+    if beats is None:
+        raise DeepTrainingError(f"model {name}: no beats were given (view {config.view} is needed)")
+    t0 = time.perf_counter()
+    train = [str(p) for p in train_patients]
+    test = [str(p) for p in test_patients]
+    overlap = set(train) & set(test)
+    if overlap:
+        raise DeepTrainingError(f"model {name}: {len(overlap)} patient(s) are in both train and test, "
+                                f"e.g. {sorted(overlap)[:3]}")
+    pids = np.asarray(beats.patient_ids).astype(str)
+    X_all = np.asarray(beats.X)
+    if X_all.ndim != 3:
+        raise DeepTrainingError(f"model {name}: beats.X must be (n_beats, n_window, n_leads), got shape {X_all.shape}")
+    config.check_decimation(float(beats.fs), name)
+    labels = patient_labels(pids, beats.labels, train, name)
+    patient_labels(pids, np.zeros(len(pids), dtype=int), test, name)  # every test patient has beats
+
+    split_rng, cap_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(2))
+    fit_p, val_p = split_validation(labels, config.val_fraction, split_rng, config.min_patients_per_class, name)
+    check_validation_split(fit_p, val_p, train, name, test_patients=test)
+
+    rows_fit = cap_beats(np.flatnonzero(np.isin(pids, fit_p)), pids, config.max_beats_per_patient, cap_rng)
+    rows_val = cap_beats(np.flatnonzero(np.isin(pids, val_p)), pids, config.max_beats_per_patient, cap_rng)
+    prep = lambda rows: decimate_beats(np.asarray(X_all[rows], dtype=np.float32), config.decimate)  # noqa: E731
+    X_fit, X_val = prep(rows_fit), prep(rows_val)
+    y_fit = labels.reindex(pids[rows_fit]).to_numpy().astype(np.float32)
+    y_val = labels.reindex(pids[rows_val]).to_numpy().astype(np.float32)
+    scaler = BeatScaler(config.scaling).fit(X_fit)
+    X_fit, X_val = scaler.transform(X_fit), scaler.transform(X_val)
+    if not (np.isfinite(X_fit).all() and np.isfinite(X_val).all()):
+        raise DeepTrainingError(f"model {name}: non-finite values in the training beats after scaling")
+    n_pos = float(y_fit.sum())
+    class_weight = {0: len(y_fit) / (2.0 * (len(y_fit) - n_pos)), 1: len(y_fit) / (2.0 * n_pos)}
+
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(int(seed))
+    model = deep_arch.build_model(name, X_fit.shape[1:], params)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=float(params["lr"])),
+                  loss="binary_crossentropy", metrics=[keras.metrics.AUC(name="auc")],
+                  jit_compile=bool(config.jit_compile))
+    recorder, nan_guard = _HistoryRecorder(), _NaNGuard()
+    mode = "min" if config.monitor == "val_loss" else "max"
+    callbacks = [
+        recorder, nan_guard,
+        keras.callbacks.EarlyStopping(monitor=config.monitor, mode=mode, patience=config.patience,
+                                      restore_best_weights=True),
+        keras.callbacks.ReduceLROnPlateau(monitor=config.monitor, mode=mode, factor=config.lr_factor,
+                                          patience=config.lr_patience, min_lr=config.min_lr),
+    ]
+    t_fit = time.perf_counter()
+    model.fit(X_fit, y_fit, validation_data=(X_val, y_val), epochs=config.max_epochs,
+              batch_size=int(params["batch_size"]), class_weight=class_weight, shuffle=True,
+              callbacks=callbacks, verbose=config.verbose)
+    fit_seconds = time.perf_counter() - t_fit
+    history = recorder.frame()
+    if nan_guard.nan_epoch is not None or not np.isfinite(history["loss"].to_numpy(dtype=float)).all():
+        epoch = nan_guard.nan_epoch if nan_guard.nan_epoch is not None else int(
+            history["epoch"][~np.isfinite(history["loss"].to_numpy(dtype=float))].iloc[0])
+        keras.backend.clear_session()
+        raise NaNLossError(f"model {name}: training loss became NaN/inf at epoch {epoch} "
+                           f"(lr={params['lr']:g}, batch_size={params['batch_size']}); trial failed")
+
+    def predict(patients: list[str]) -> pd.Series:
+        rows = np.flatnonzero(np.isin(pids, patients))
+        probs = np.empty(rows.size, dtype=np.float64)
+        step = 8192  # bound the memory of the scaled copy
+        for i in range(0, rows.size, step):
+            Xb = scaler.transform(prep(rows[i:i + step]))
+            probs[i:i + step] = model.predict(Xb, batch_size=config.predict_batch_size, verbose=0).ravel()
+        if not np.isfinite(probs).all():
+            raise NaNLossError(f"model {name}: non-finite predicted probabilities; trial failed")
+        return aggregate_patient_probs(probs, pids[rows], config.aggregation, config.trim).reindex(patients)
+
+    test_prob, train_prob = predict(test), predict(train)
+    es = callbacks[2]
+    info = {
+        "history": history,
+        "epochs_run": int(len(history)),
+        "best_epoch": int(es.best_epoch) + 1 if es.best_weights is not None else int(len(history)),
+        "n_params": deep_arch.count_params(model),
+        "input_shape": tuple(int(s) for s in X_fit.shape[1:]),
+        "n_fit_patients": len(fit_p), "n_val_patients": len(val_p), "val_patients": list(val_p),
+        "n_fit_beats": int(len(rows_fit)), "n_val_beats": int(len(rows_val)),
+        "class_weight": class_weight, "view": config.view, "scaling": config.scaling,
+        "aggregation": config.aggregation, "fit_seconds": fit_seconds,
+        "total_seconds": time.perf_counter() - t0, "seed": int(seed),
+    }
+    if name == "tcn":
+        info["receptive_field"] = deep_arch.receptive_field(params)
+    keras.backend.clear_session()
+    return FitResult(test_prob=test_prob.rename("prob"), train_prob=train_prob.rename("prob"), info=info)
+
+
+class _HistoryRecorder(keras.callbacks.Callback):
+    """Per-epoch loss/AUROC on fit and validation patients, plus the learning rate used in that epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows: list[dict] = []
+        self._lr = float("nan")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        self._t0 = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        self.rows.append({"epoch": epoch + 1, **{k: float(logs.get(k, np.nan)) for k in
+                                                  ("loss", "auc", "val_loss", "val_auc")}, "lr": self._lr,
+                          "seconds": time.perf_counter() - self._t0})
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows, columns=["epoch", "loss", "auc", "val_loss", "val_auc", "lr", "seconds"])
+
+
+class _NaNGuard(keras.callbacks.TerminateOnNaN):
+    """TerminateOnNaN that remembers the (1-based) epoch at which the loss went non-finite."""
+
+    def __init__(self):
+        super().__init__()
+        self.nan_epoch = None
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch + 1
+
+    def on_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(float(loss)) and self.nan_epoch is None:
+            self.nan_epoch = self._epoch
+        super().on_batch_end(batch, logs)
