@@ -1,0 +1,380 @@
+"""The embedded known-answer synthetic cohort (``--dataset synthetic``).
+
+A 1000 Hz 12-lead cohort whose answer is planted and recorded in ``truth``:
+
+- ``hf_effect`` (default): positives have the HF-QRS (150-250 Hz) RMS multiplied by
+  ``1 - effect`` in one contiguous lead group (anterior V1-V4, inferior II/III/aVF or
+  lateral I/aVL/V5/V6, chosen per patient) plus a reduced amplitude zone (RAZ) there;
+  the low-frequency morphology carries no class signal.
+- ``null``: no class difference at all.
+- ``label_noise``: ``hf_effect`` with a known fraction of labels flipped (default 0.25).
+- ``averaging_required``: the HF effect under high per-beat noise whose level varies
+  4x between patients, so only signal-averaged features reveal it.
+- ``conventional_effect``: positives have ST depression in a lead group and a QRS 10 ms
+  wider; HF-QRS carries no class signal.
+
+The physiology is in :mod:`hfecg_bench.data.synth_physio`. Cohorts are cached in
+process (LRU) and on disk (``$HFECG_CACHE_DIR/synthetic`` or
+``~/.cache/hfecg_bench/synthetic``), keyed by the resolved parameters and
+:data:`GENERATOR_VERSION`; a cached cohort is bit-identical to a fresh one.
+
+Example
+-------
+>>> from hfecg_bench.data.synthetic import SynthParams, generate_cohort
+>>> cohort = generate_cohort(SynthParams(n_patients=20, duration_s=10))   # doctest: +SKIP
+>>> cohort.describe()["n_positive"]                                        # doctest: +SKIP
+6
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import tempfile
+from collections import OrderedDict
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from hfecg_bench.cohort import Cohort, Record
+from hfecg_bench.data.synth_physio import Plan, draw_patient
+from hfecg_bench.errors import HfecgError, ParameterError
+from hfecg_bench.leads import STANDARD_LEADS
+
+GENERATOR_VERSION = "1"
+
+# preset -> defaults: HF effect, label noise, conventional (ST/QRS) effect, per-beat white-noise range (uV)
+PRESETS: dict[str, dict] = {
+    "hf_effect": dict(effect=0.35, label_noise=0.0, conventional=False, noise_uv=(10.0, 25.0)),
+    "null": dict(effect=0.0, label_noise=0.0, conventional=False, noise_uv=(10.0, 25.0)),
+    "label_noise": dict(effect=0.35, label_noise=0.25, conventional=False, noise_uv=(10.0, 25.0)),
+    "averaging_required": dict(effect=0.5, label_noise=0.0, conventional=False, noise_uv=(30.0, 120.0)),
+    "conventional_effect": dict(effect=0.0, label_noise=0.0, conventional=True, noise_uv=(10.0, 25.0)),
+}
+MIN_PER_CLASS = 5          # stratified 5-fold CV needs at least one patient of each class per fold
+_MEMORY: OrderedDict = OrderedDict()
+_MEMORY_SIZE = 2
+DISK_CACHE_BYTES = 1_000_000_000   # the disk cache keeps its most recently used entries within this budget
+
+
+@dataclass(frozen=True)
+class SynthParams:
+    """Parameters of the synthetic cohort; ``None`` means the preset's default.
+
+    Parameters
+    ----------
+    preset : str
+        One of ``hf_effect`` (default), ``null``, ``label_noise``, ``averaging_required``,
+        ``conventional_effect``.
+    seed : int
+        Every random draw derives from it: same seed, same cohort, same bytes on disk.
+    n_patients : int
+        Patients, one record each (default 120).
+    effect : float, optional
+        Relative HF-QRS RMS reduction in the affected leads of positives, in [0, 1)
+        (default 0.35; 0.5 for averaging_required; 0 for null and conventional_effect).
+    label_noise : float, optional
+        Fraction of labels flipped, in [0, 0.5), per class (default 0.25 for label_noise, else 0).
+    prevalence : float
+        Fraction of positive patients, in (0, 1) (default 0.3).
+    fs : float
+        Sampling rate in Hz, >= 1000 (default 1000).
+    duration_s : float
+        Record length in seconds (default 30).
+    mains_hz : float
+        Mains interference frequency, 50 or 60 Hz.
+    """
+
+    preset: str = "hf_effect"
+    seed: int = 0
+    n_patients: int = 120
+    effect: float | None = None
+    label_noise: float | None = None
+    prevalence: float = 0.3
+    fs: float = 1000.0
+    duration_s: float = 30.0
+    mains_hz: float = 50.0
+
+    def resolved(self) -> dict:
+        """Every parameter, the preset's defaults filled in (JSON-serialisable, part of the cache key)."""
+        self._check_preset()
+        d = asdict(self)
+        spec = PRESETS[self.preset]
+        d["effect"] = float(spec["effect"] if self.effect is None else self.effect)
+        d["label_noise"] = float(spec["label_noise"] if self.label_noise is None else self.label_noise)
+        for k in ("prevalence", "fs", "duration_s", "mains_hz"):
+            d[k] = float(d[k])
+        d["n_patients"], d["seed"] = int(self.n_patients), int(self.seed)
+        return d
+
+    def _check_preset(self) -> None:
+        if self.preset not in PRESETS:
+            raise ParameterError("preset", self.preset, f"unknown preset; valid presets are {', '.join(PRESETS)}")
+
+    def validate(self) -> "SynthParams":
+        """Raise :class:`ParameterError` naming the parameter, its value and the valid range."""
+        self._check_preset()
+        r = self.resolved()
+        if not isinstance(self.seed, (int, np.integer)) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ParameterError("seed", self.seed, "must be a non-negative integer")
+        if not 0.0 < r["prevalence"] < 1.0:
+            raise ParameterError("prevalence", self.prevalence, "must be in (0, 1), exclusive")
+        if not 0.0 <= r["effect"] < 1.0:
+            raise ParameterError("effect", self.effect, "relative HF-QRS reduction must be in [0, 1): 0 = none, "
+                                                        "0.35 = HF RMS x 0.65 in the affected leads")
+        if self.preset == "null" and r["effect"] > 0:
+            raise ParameterError("effect", self.effect, "the null preset plants no effect: leave effect unset or 0 "
+                                                        "(or choose --preset hf_effect)")
+        if not 0.0 <= r["label_noise"] < 0.5:
+            raise ParameterError("label_noise", self.label_noise, "fraction of flipped labels must be in [0, 0.5)")
+        if not isinstance(self.n_patients, (int, np.integer)) or isinstance(self.n_patients, bool):
+            raise ParameterError("n_patients", self.n_patients, "must be an integer")
+        n_pos, n_neg = class_counts(r["n_patients"], r["prevalence"])
+        if n_pos < MIN_PER_CLASS or n_neg < MIN_PER_CLASS:
+            need = min_patients(r["prevalence"])
+            raise ParameterError("n_patients", self.n_patients,
+                                 f"at prevalence {r['prevalence']:g} this gives {n_pos} positives and {n_neg} negatives; "
+                                 f"5-fold cross-validation needs >= {MIN_PER_CLASS} of each class, "
+                                 f"so n_patients must be >= {need}")
+        if r["fs"] < 1000.0 or r["fs"] > 20000.0:
+            raise ParameterError("fs", self.fs, "sampling rate must be in [1000, 20000] Hz (HF-QRS needs >= 1000 Hz)")
+        if not 5.0 <= r["duration_s"] <= 3600.0:
+            raise ParameterError("duration_s", self.duration_s, "record length must be in [5, 3600] s")
+        if r["mains_hz"] not in (50.0, 60.0):
+            raise ParameterError("mains_hz", self.mains_hz, "mains frequency must be 50 or 60 Hz")
+        return self
+
+
+def class_counts(n_patients: int, prevalence: float) -> tuple[int, int]:
+    """(positives, negatives) generated for ``n_patients`` at ``prevalence``."""
+    n_pos = int(round(prevalence * n_patients))
+    return n_pos, n_patients - n_pos
+
+
+def min_patients(prevalence: float) -> int:
+    """Smallest cohort with at least MIN_PER_CLASS patients of each class at ``prevalence``."""
+    n = 2 * MIN_PER_CLASS
+    while min(class_counts(n, prevalence)) < MIN_PER_CLASS:
+        n += 1
+    return n
+
+
+@lru_cache(maxsize=1)
+def _source_digest() -> str:
+    """Digest of the generator's own source: an edited generator never reuses an old cache entry."""
+    h = hashlib.sha256()
+    for name in ("synthetic.py", "synth_physio.py"):
+        h.update((Path(__file__).parent / name).read_bytes())
+    return h.hexdigest()
+
+
+def cache_key(resolved: dict) -> str:
+    """Hash of the resolved parameters, :data:`GENERATOR_VERSION` and the generator source: names the cached cohort."""
+    text = json.dumps({"params": resolved, "generator": GENERATOR_VERSION, "source": _source_digest()}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def cache_dir() -> Path:
+    """``$HFECG_CACHE_DIR/synthetic`` if the variable is set, else ``~/.cache/hfecg_bench/synthetic``."""
+    root = os.environ.get("HFECG_CACHE_DIR")
+    base = Path(root) if root else Path.home() / ".cache" / "hfecg_bench"
+    return base / "synthetic"
+
+
+def _ids(n: int) -> list[tuple[str, str]]:
+    width = max(3, len(str(n)))
+    return [(f"syn{i + 1:0{width}d}", f"P{i + 1:0{width}d}") for i in range(n)]
+
+
+def _simulate(r: dict) -> tuple[np.ndarray, dict]:
+    """Generate all records: signals (n_patients, n_samples, 12) float32 and the truth dict."""
+    spec = PRESETS[r["preset"]]
+    n = r["n_patients"]
+    design_ss, patients_ss = np.random.SeedSequence(r["seed"]).spawn(2)
+    design = np.random.default_rng(design_ss)
+    n_pos, _ = class_counts(n, r["prevalence"])
+    true = np.zeros(n, dtype=int)
+    true[design.permutation(n)[:n_pos]] = 1
+    flipped = np.zeros(n, dtype=bool)
+    order = design.permutation(n)                      # drawn for every preset: same seed, same patients
+    for cls in (0, 1):
+        members = order[true[order] == cls]
+        flipped[members[:int(round(r["label_noise"] * len(members)))]] = True
+    written = np.where(flipped, 1 - true, true)
+    signals = None
+    patients = []
+    for i, (ss, (rid, pid)) in enumerate(zip(patients_ss.spawn(n), _ids(n))):
+        plan = Plan(label=int(true[i]), hf_effect=r["effect"], conventional=spec["conventional"],
+                    noise_uv=spec["noise_uv"])
+        sig, t = draw_patient(np.random.default_rng(ss), plan, r["fs"], r["duration_s"], r["mains_hz"])
+        if signals is None:
+            signals = np.empty((n,) + sig.shape, dtype=np.float32)
+        signals[i] = sig
+        patients.append({"record": rid, "patient_id": pid, "label": int(written[i]), "flipped": bool(flipped[i]), **t})
+    groups = (["hf"] if r["effect"] > 0 else []) + (["conventional"] if spec["conventional"] else [])
+    truth = {"preset": r["preset"], "seed": r["seed"], "params": dict(r), "generator_version": GENERATOR_VERSION,
+             "expected_signal_groups": groups, "n_flipped": int(flipped.sum()), "patients": patients}
+    return signals, truth
+
+
+def _load_cached(path: Path, key: str, r: dict):
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if str(z["key"]) != key:
+                return None
+            signals = z["signals"]
+            truth = json.loads(str(z["truth"]))
+        n = int(r["n_patients"])
+        if signals.shape != (n, int(round(r["duration_s"] * r["fs"])), len(STANDARD_LEADS)) or signals.dtype != np.float32:
+            return None
+        return signals, truth
+    except Exception:                      # a damaged cache entry is regenerated, never trusted
+        return None
+
+
+def _store_cached(path: Path, key: str, signals: np.ndarray, truth: dict) -> None:
+    """Write the cache entry atomically (temp file + rename); a read-only cache folder is not an error."""
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, key=np.array(key), signals=signals, truth=np.array(json.dumps(truth, sort_keys=True)))
+        os.replace(tmp, path)
+        _prune(path.parent, keep=path)
+    except OSError:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _prune(folder: Path, keep: Path, budget: int = DISK_CACHE_BYTES) -> None:
+    """Delete the least recently used cache entries beyond ``budget`` bytes (never ``keep``)."""
+    entries = []
+    for f in folder.glob("*.npz"):
+        try:
+            st = f.stat()
+        except OSError:
+            continue
+        entries.append((st.st_mtime, f.name, st.st_size, f))
+    total = 0
+    for _, _, size, f in sorted(entries, reverse=True):
+        total += size
+        if total > budget and f != keep:
+            try:
+                f.unlink()
+            except OSError:
+                pass
+
+
+def _cohort_data(r: dict) -> tuple[np.ndarray, dict]:
+    """Signals (read-only) and truth, from the in-process cache, the disk cache, or generated."""
+    key = cache_key(r)
+    if key in _MEMORY:
+        _MEMORY.move_to_end(key)
+        signals, truth_text = _MEMORY[key]
+        return signals, json.loads(truth_text)
+    path = cache_dir() / f"{key}.npz"
+    hit = _load_cached(path, key, r) if path.exists() else None
+    if hit is None:
+        signals, truth = _simulate(r)
+        _store_cached(path, key, signals, truth)
+    else:
+        signals, truth = hit
+        try:
+            os.utime(path)                 # mark as recently used for the pruning
+        except OSError:
+            pass
+    signals.setflags(write=False)          # shared by every cohort built from the cache: never modified
+    truth_text = json.dumps(truth, sort_keys=True)
+    _MEMORY[key] = (signals, truth_text)
+    while len(_MEMORY) > _MEMORY_SIZE:
+        _MEMORY.popitem(last=False)
+    return signals, json.loads(truth_text)
+
+
+def generate_cohort(params: SynthParams | None = None) -> Cohort:
+    """The synthetic cohort as a validated :class:`Cohort` (dataset ``"synthetic"``).
+
+    Parameters
+    ----------
+    params : SynthParams
+        Preset, size, effect and seed (default ``SynthParams()``: 120 patients x 30 s, hf_effect).
+
+    Returns
+    -------
+    Cohort
+        One record per patient (``syn001``/``P001``...), float32 ``(n_samples, 12)`` mV signals
+        (read-only arrays, shared with the cache), ``info["truth"]`` the planted answer and
+        ``info["synth_params"]`` the resolved parameters.
+
+    Raises
+    ------
+    ParameterError
+        For a parameter outside its valid range (named with its value and range).
+    """
+    params = (params or SynthParams()).validate()
+    r = params.resolved()
+    signals, truth = _cohort_data(r)
+    records = [
+        Record(record_id=p["record"], patient_id=p["patient_id"], label=p["label"], fs=r["fs"],
+               lead_names=STANDARD_LEADS, signal=signals[i], source="memory",
+               meta={"true_label": p["true_label"], "flipped": p["flipped"]})
+        for i, p in enumerate(truth["patients"])
+    ]
+    return Cohort(records=records, dataset="synthetic", info={"truth": truth, "synth_params": r})
+
+
+def adc_gain(signal: np.ndarray) -> float:
+    """The largest of 20000, 10000, 5000, 2000, 1000, 500, 200 adu/mV that keeps ``signal`` inside int16."""
+    peak = float(np.max(np.abs(signal))) if signal.size else 0.0
+    for g in (20000.0, 10000.0, 5000.0, 2000.0, 1000.0, 500.0, 200.0):
+        if peak * g <= 32000:
+            return g
+    raise HfecgError(f"synthetic signal peak {peak:.1f} mV does not fit 16-bit WFDB storage")
+
+
+def write_cohort(params: SynthParams, out: Path) -> Path:
+    """Write the cohort as WFDB records (fmt 16) + ``labels.csv`` + ``truth.json`` in ``out``.
+
+    The same parameters always give byte-identical files. Each record's gain (>= 1000 adu/mV
+    for any realistic ECG) keeps microvolt HF-QRS content above the quantisation step.
+
+    Raises
+    ------
+    HfecgError
+        If ``out`` exists and is not an empty folder.
+    ParameterError
+        For invalid parameters (checked before anything is written).
+    """
+    import wfdb
+
+    params.validate()
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise HfecgError(f"output folder {out} exists and is not empty; choose a new or empty folder")
+    cohort = generate_cohort(params)
+    out.mkdir(parents=True, exist_ok=True)
+    for rec in cohort.records:
+        gain = adc_gain(rec.signal)
+        digital = np.round(rec.signal.astype(np.float64) * gain).astype(np.int16)
+        nl = len(STANDARD_LEADS)
+        wfdb.wrsamp(rec.record_id, fs=float(rec.fs), units=["mV"] * nl, sig_name=list(STANDARD_LEADS),
+                    d_signal=digital, fmt=["16"] * nl, adc_gain=[gain] * nl, baseline=[0] * nl,
+                    comments=[f"patient_id: {rec.patient_id}", "source: hfecg_bench synthetic"],
+                    write_dir=str(out))
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["record", "patient_id", "label"])
+    for rec in cohort.records:
+        w.writerow([rec.record_id, rec.patient_id, rec.label])
+    (out / "labels.csv").write_text(buf.getvalue())
+    (out / "truth.json").write_text(json.dumps(cohort.info["truth"], sort_keys=True, indent=1) + "\n")
+    return out
+
+
+__all__ = ["GENERATOR_VERSION", "PRESETS", "SynthParams", "generate_cohort", "write_cohort", "cache_dir",
+           "cache_key", "class_counts", "min_patients", "adc_gain"]
