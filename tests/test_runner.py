@@ -1,0 +1,189 @@
+"""The run orchestration: files written, one fold plan, determinism, resume without refits, no test-side leakage."""
+from __future__ import annotations
+
+import hashlib
+import io
+import shutil
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hfecg_bench import runner
+from hfecg_bench.errors import HfecgError
+from hfecg_bench.evaluation.config import EvalConfig
+from hfecg_bench.models import classical
+from hfecg_bench.models.registry import get_spec, resolve_names
+
+CFG = EvalConfig(n_folds=3, n_inner_folds=2, n_trials=2, n_startup_trials=1, n_bootstrap=100)
+MODELS = ["logreg", "dummy"]
+
+
+@dataclass
+class FakeTable:
+    frame: pd.DataFrame
+    excluded: list = field(default_factory=list)
+
+    def feature_columns(self, groups=None):
+        return [c for c in self.frame.columns if c not in ("record_id", "patient_id", "label")]
+
+
+@dataclass
+class FakeCohort:
+    labels: dict
+    dataset: str = "fake"
+
+    def patient_labels(self):
+        return dict(self.labels)
+
+    def fingerprint(self):
+        return hashlib.sha256(repr(sorted(self.labels.items())).encode()).hexdigest()
+
+    def describe(self):
+        return {"dataset": self.dataset, "n_patients": len(self.labels)}
+
+
+def fake(n_patients=36, n_features=20, effect=2.0, seed=0, flip=()):
+    """Cohort + feature table, 1-3 records per patient, planted effect on 3 features; ``flip`` relabels patients."""
+    rng = np.random.default_rng(seed)
+    y = {f"P{i:03d}": int(i % 3 == 1) for i in range(n_patients)}
+    rows = []
+    for pid, lab in y.items():
+        for r in range(rng.integers(1, 4)):
+            x = rng.normal(size=n_features)
+            x[:3] += effect * lab
+            rows.append({"record_id": f"{pid}_{r}", "patient_id": pid, "label": lab,
+                         **{f"V{j % 12}__hf__f{j}": x[j] for j in range(n_features)}})
+    frame = pd.DataFrame(rows)
+    for pid in flip:
+        y[pid] = 1 - y[pid]
+        frame.loc[frame["patient_id"] == pid, "label"] = y[pid]
+    return FakeCohort(y), FakeTable(frame)
+
+
+def do_run(out, seed=3, **kw):
+    cohort, table = kw.pop("data", None) or fake()
+    stream = io.StringIO()
+    ctx, metrics = runner.run(cohort, kw.pop("models", MODELS), out=out, seed=seed, config=CFG, features=table,
+                              stream=stream, command=["test"], **kw)
+    return ctx, metrics, stream.getvalue()
+
+
+@pytest.fixture(scope="module")
+def first(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "r1"
+    return do_run(out)
+
+
+def test_run_writes_every_output(first):
+    ctx, metrics, _ = first
+    d = ctx.run_dir
+    for name in ("folds.csv", "predictions.csv", "train_scores.csv", "metrics.csv", "manifest.json",
+                 "features.parquet", "studies.db"):
+        assert (d / name).exists(), name
+    pred = pd.read_csv(d / "predictions.csv", dtype={"patient_id": str})
+    assert list(pred.columns) == ["model", "patient_id", "fold", "label", "prob", "threshold"]
+    assert not pred.duplicated(["model", "patient_id"]).any()
+    assert (pred.groupby("model").size() == 36).all()
+    folds = pd.read_csv(d / "folds.csv", dtype={"patient_id": str}).set_index("patient_id")["fold"]
+    assert (pred.set_index("patient_id")["fold"] == folds.reindex(pred["patient_id"]).to_numpy()).all()
+    m = metrics.set_index("model")
+    for c in ("auroc", "auroc_lo", "auroc_hi", "auprc", "balanced_accuracy", "sensitivity", "specificity", "f1",
+              "mcc", "brier", "train_auroc", "delong_p", "fit_seconds", "n_patients", "n_trials"):
+        assert c in m.columns, c
+    assert m.loc["logreg", "auroc"] > 0.85 and m.loc["logreg", "delong_p"] == 1.0
+    assert 0.35 <= m.loc["dummy", "auroc"] <= 0.65
+    assert (m["auroc_lo"] <= m["auroc"]).all() and (m["auroc"] <= m["auroc_hi"]).all()
+    assert m.loc["logreg", "n_trials"] == 2 * 3 and m.loc["dummy", "n_trials"] == 0
+
+
+def test_same_seed_same_predictions(first, tmp_path):
+    ctx, _, _ = first
+    ctx2, _, _ = do_run(tmp_path / "r2")
+    assert (ctx.run_dir / "predictions.csv").read_bytes() == (ctx2.run_dir / "predictions.csv").read_bytes()
+    assert (ctx.run_dir / "folds.csv").read_bytes() == (ctx2.run_dir / "folds.csv").read_bytes()
+
+
+def test_resume_keeps_finished_folds(first, tmp_path, monkeypatch):
+    ctx, _, _ = first
+    out = tmp_path / "r3"
+    shutil.copytree(ctx.run_dir, out)
+    # lose the last fold of logreg, as if the run was killed during it
+    for suffix in ("csv", "json"):
+        (out / "fold_predictions" / f"logreg_fold2.{suffix}").unlink()
+    calls = []
+    real = classical.LogRegSpec.fit_predict
+
+    def spy(self, data, train, test, *a, **k):
+        calls.append(len(train))
+        return real(self, data, train, test, *a, **k)
+
+    monkeypatch.setattr(classical.LogRegSpec, "fit_predict", spy)
+    _, _, log = do_run(out)
+    assert "resuming run in" in log and "logreg: folds [1, 2] already finished" in log
+    assert calls == [len(ctx.plan.split(2)[0])], "only the lost fold's refit ran (its study was complete)"
+    a = pd.read_csv(ctx.run_dir / "predictions.csv")
+    b = pd.read_csv(out / "predictions.csv")
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_rerun_with_other_seed_in_same_dir_is_refused(first):
+    ctx, _, _ = first
+    with pytest.raises(HfecgError, match="other settings.*seed"):
+        do_run(ctx.run_dir, seed=4)
+
+
+def test_threshold_and_fit_ignore_test_labels(first, tmp_path):
+    """Relabelling the outer-test patients of fold 0 changes nothing fitted for fold 0."""
+    ctx, _, _ = first
+    train, test = ctx.plan.split(0)
+    out = tmp_path / "flip"
+    out.mkdir()
+    shutil.copy(ctx.run_dir / "folds.csv", out / "folds.csv")
+    shutil.copy(ctx.run_dir / "run_state.json", out / "run_state.json")
+    cohort, table = fake(flip=test)
+    state = (out / "run_state.json").read_text().replace(ctx.cohort.fingerprint(), cohort.fingerprint())
+    (out / "run_state.json").write_text(state)
+    do_run(out, data=(cohort, table), models=["logreg"])
+    a = pd.read_csv(ctx.run_dir / "fold_predictions" / "logreg_fold0.csv")
+    b = pd.read_csv(out / "fold_predictions" / "logreg_fold0.csv")
+    assert a["threshold"].iloc[0] == b["threshold"].iloc[0]
+    np.testing.assert_array_equal(a["prob"], b["prob"])
+    assert (a["label"] != b["label"]).all()
+
+
+def test_threshold_comes_from_training_patients(first, monkeypatch, tmp_path):
+    ctx, _, _ = first
+    seen = []
+    real = runner.youden_threshold
+
+    def spy(y, p):
+        seen.append(len(y))
+        return real(y, p)
+
+    monkeypatch.setattr(runner, "youden_threshold", spy)
+    do_run(tmp_path / "r4", models=["logreg"])
+    assert seen == [len(ctx.plan.split(k)[0]) for k in range(3)]
+
+
+def test_registry_names_and_errors():
+    assert resolve_names("classical") == ["rf", "svm", "xgb", "logreg", "dummy"]
+    assert resolve_names("dummy, rf,dummy") == ["dummy", "rf"]
+    with pytest.raises(HfecgError, match="unknown model 'forest'"):
+        resolve_names("forest")
+    assert get_spec("xgb").family == "classical" and get_spec("dummy").family == "baseline"
+
+
+def test_cli_run_smoke(tmp_path):
+    pytest.importorskip("hfecg_bench.features")
+    pytest.importorskip("hfecg_bench.data.synthetic")
+    from hfecg_bench.cli import main
+
+    out = tmp_path / "cli"
+    args = ["run", "dummy,logreg", "--n-patients", "16", "--trials", "1", "--inner-folds", "2", "--folds", "2",
+            "--bootstrap", "50", "--seed", "1", "--out", str(out)]
+    assert main(args) == 0
+    m = pd.read_csv(out / "metrics.csv")
+    assert set(m["model"]) == {"dummy", "logreg"}
+    assert main(["run", "nonsense", "--out", str(tmp_path / "x")]) == 2

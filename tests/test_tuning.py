@@ -1,0 +1,126 @@
+"""Nested Optuna tuning: seeded, stored in SQLite, resumed (not restarted) after an interruption."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+from optuna.trial import TrialState
+
+from hfecg_bench.evaluation.folds import make_fold_plan
+from hfecg_bench.models.classical import CLASSICAL_SPECS
+from hfecg_bench.models.base import ModelData
+from hfecg_bench.tuning import completed_trials, open_study, tune
+
+
+@dataclass
+class FakeTable:
+    frame: pd.DataFrame
+    excluded: list = field(default_factory=list)
+
+    def feature_columns(self, groups=None):
+        return [c for c in self.frame.columns if c not in ("record_id", "patient_id", "label")]
+
+
+def fake_table(n_patients=40, n_features=30, effect=1.5, seed=0):
+    """Records (1-3 per patient) whose first 3 features carry the label."""
+    rng = np.random.default_rng(seed)
+    y = np.resize([0, 1, 0], n_patients)
+    rows = []
+    for i in range(n_patients):
+        for r in range(rng.integers(1, 4)):
+            x = rng.normal(size=n_features)
+            x[:3] += effect * y[i]
+            rows.append({"record_id": f"P{i:03d}_{r}", "patient_id": f"P{i:03d}", "label": int(y[i]),
+                         **{f"II__hf__f{j}": x[j] for j in range(n_features)}})
+    frame = pd.DataFrame(rows)
+    return FakeTable(frame), frame.groupby("patient_id")["label"].first()
+
+
+@pytest.fixture(scope="module")
+def setup():
+    table, labels = fake_table()
+    plan = make_fold_plan(labels, n_folds=4, seed=0)
+    train, _ = plan.split(0)
+    return ModelData(features=table), labels, plan.inner_splits(0, 3, seed=1), train
+
+
+class Interrupting:
+    """Wraps a spec; raises KeyboardInterrupt on the ``stop_at``-th fit (a killed run)."""
+
+    def __init__(self, spec, stop_at):
+        self.spec, self.stop_at, self.calls = spec, stop_at, 0
+        self.name, self.family, self.input = spec.name, spec.family, spec.input
+
+    def default_params(self, profile):
+        return self.spec.default_params(profile)
+
+    def suggest(self, trial, profile):
+        return self.spec.suggest(trial, profile)
+
+    def fit_predict(self, *args, **kw):
+        self.calls += 1
+        if self.calls == self.stop_at:
+            raise KeyboardInterrupt
+        return self.spec.fit_predict(*args, **kw)
+
+
+def test_interrupted_study_continues_to_budget(tmp_path, setup):
+    data, labels, splits, train = setup
+    spec = CLASSICAL_SPECS["logreg"]
+    db = tmp_path / "studies.db"
+    kw = dict(profile="quick", fit_seed=1, tpe_seed=2, n_startup=2, db_path=db, study_name="logreg-fold0")
+    # 3 inner fits per trial: the 11th fit is inside trial 4, so 3 trials complete
+    with pytest.raises(KeyboardInterrupt):
+        tune(Interrupting(spec, stop_at=11), data, splits, labels, n_trials=6, **kw)
+    assert completed_trials(db, "logreg-fold0") == 3
+    first = [t.params for t in optuna.load_study(study_name="logreg-fold0", storage=f"sqlite:///{db}").trials[:3]]
+    counting = Interrupting(spec, stop_at=-1)
+    res = tune(counting, data, splits, labels, n_trials=6, **kw)
+    assert res.resumed_from == 3 and res.n_trials == 6
+    assert counting.calls == 3 * 3, "only the 3 missing trials ran"
+    study = optuna.load_study(study_name="logreg-fold0", storage=f"sqlite:///{db}")
+    assert [t.params for t in study.trials[:3]] == first, "earlier trials kept, not restarted"
+    assert set(res.oof.index) == set(train), "threshold predictions cover the training patients only"
+    again = Interrupting(spec, stop_at=-1)
+    tune(again, data, splits, labels, n_trials=6, **kw)
+    assert again.calls == 0, "a finished study runs no more trials"
+
+
+def test_trials_left_running_by_a_killed_process_are_failed(tmp_path):
+    db = tmp_path / "s.db"
+    study = open_study(db, "x", seed=0, n_startup=1)
+    study.ask()  # never told: RUNNING, as after SIGKILL
+    study = open_study(db, "x", seed=0, n_startup=1)
+    assert [t.state for t in study.trials] == [TrialState.FAIL]
+    assert completed_trials(db, "x") == 0 and completed_trials(db, "y") is None
+    assert completed_trials(tmp_path / "absent.db", "x") is None
+
+
+def test_same_seed_same_tuning(tmp_path, setup):
+    data, labels, splits, _ = setup
+    spec = CLASSICAL_SPECS["logreg"]
+    runs = [tune(spec, data, splits, labels, n_trials=4, profile="quick", fit_seed=1, tpe_seed=2, n_startup=2,
+                 db_path=tmp_path / f"{i}.db", study_name="s") for i in range(2)]
+    assert runs[0].params == runs[1].params and runs[0].oof.equals(runs[1].oof)
+
+
+def test_untuned_spec_uses_defaults_and_scores_inner_folds(setup):
+    data, labels, splits, train = setup
+    res = tune(CLASSICAL_SPECS["dummy"], data, splits, labels, n_trials=8, profile="quick", fit_seed=0, tpe_seed=0,
+               db_path=None)
+    assert res.params == {} and res.n_trials == 0 and sorted(res.oof.index) == sorted(train)
+
+
+@pytest.mark.parametrize("name", ["rf", "svm", "xgb", "logreg"])
+def test_every_classical_model_learns_a_planted_effect(name, setup):
+    data, labels, _, _ = setup
+    plan = make_fold_plan(labels, n_folds=2, seed=3)
+    train, test = plan.split(0)
+    spec = CLASSICAL_SPECS[name]
+    res = spec.fit_predict(data, train, test, spec.default_params("quick") | {"k": 10}, seed=0, profile="quick")
+    assert sorted(res.test_prob.index) == sorted(test) and sorted(res.train_prob.index) == sorted(train)
+    from sklearn.metrics import roc_auc_score
+    assert roc_auc_score(labels[test], res.test_prob[test]) > 0.8
