@@ -145,3 +145,24 @@ def test_cli_writes_table_and_names_exclusions(ptb_sample, tmp_path, capsys):
     assert "wrote 10 rows" in text and "excluded: 0 record(s)" in text
     assert main(["features", "--dataset", "wfdb", "--data-dir", str(ptb_sample / "tseal"),
                  "--out", str(tmp_path / "f.txt")]) == 2
+
+
+def test_territory_features_pick_the_reduced_territory():
+    from hfecg_bench.features.hf import territory_features
+    from hfecg_bench.leads import STANDARD_LEADS
+
+    rel = np.zeros(12)
+    raz = np.zeros(12)
+    for lead in ("II", "III", "aVF"):
+        rel[STANDARD_LEADS.index(lead)] = np.log(0.65)
+        raz[STANDARD_LEADS.index(lead)] = 1
+    out = territory_features(rel, raz, STANDARD_LEADS)
+    assert out["inferior_rel_rms"] == pytest.approx(np.log(0.65))
+    assert out["anterior_rel_rms"] == 0.0 and out["lateral_rel_rms"] == 0.0
+    assert out["min_territory_rel_rms"] == pytest.approx(np.log(0.65))
+    assert out["min_territory_raz_leads"] == 3.0
+    # a record without inferior leads: that territory is NaN, the minimum comes from the others
+    names = [n for n in STANDARD_LEADS if n not in ("II", "III", "aVF")]
+    keep = [STANDARD_LEADS.index(n) for n in names]
+    out = territory_features(rel[keep], raz[keep], names)
+    assert np.isnan(out["inferior_rel_rms"]) and out["min_territory_rel_rms"] == 0.0

@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-CACHE_VERSION = "features-1"
+CACHE_VERSION = "features-2"
 ENV_VAR = "HFECG_CACHE_DIR"
 
 

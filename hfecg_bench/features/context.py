@@ -22,6 +22,8 @@ class BeatContext:
         RR intervals of consecutive kept beats (empty for pre-cut beats).
     precut : bool
         The record held pre-cut beats (no rhythm).
+    lead_names : tuple of str
+        Names of the columns of ``average`` (normalised), for features defined over lead territories.
     """
 
     average: np.ndarray
@@ -32,6 +34,7 @@ class BeatContext:
     n_beats: int
     nn_ms: np.ndarray = field(default_factory=lambda: np.zeros(0))
     precut: bool = False
+    lead_names: tuple = ()
 
     @property
     def n_leads(self) -> int:

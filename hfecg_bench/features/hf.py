@@ -85,7 +85,13 @@ def hf_features(ctx: BeatContext, config: FeatureConfig) -> GroupResult:
       before QRS onset (residual noise of the average; falls as 1/sqrt(n_beats)).
     - ``n_beats``: beats averaged.
 
-    Across leads (``all``): ``sum_rms_uv``, ``mean_rms_uv``, ``n_raz_leads``, ``min_rms_uv``.
+    - ``rel_rms``: log of the lead's ``rms_uv`` over the median ``rms_uv`` of the record's leads: the
+      lead's HF-QRS relative to the same patient's other leads (a regional reduction shows up here
+      even when patients differ several-fold in overall HF amplitude, as they do).
+
+    Across leads (``all``): ``sum_rms_uv``, ``mean_rms_uv``, ``n_raz_leads``, ``min_rms_uv``, and per
+    coronary territory (:data:`TERRITORIES`) the mean ``rel_rms`` and RAZ count, with the lowest
+    territory mean (``min_territory_rel_rms``) and the RAZ count of that territory.
     """
     out = GroupResult()
     hf = hf_signal(ctx.average, ctx.fs, config)
@@ -115,10 +121,41 @@ def hf_features(ctx: BeatContext, config: FeatureConfig) -> GroupResult:
         "noise_uv": 1000.0 * noise,
         "n_beats": np.full(ctx.n_leads, float(ctx.n_beats)),
     }
-    out.across = {
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.log(rms / np.median(rms)) if np.median(rms) > 0 else np.full(ctx.n_leads, np.nan)
+    out.per_lead["rel_rms"] = rel
+    out.reasons["rel_rms"] = "HF RMS of the lead or the median over leads is zero"
+    out.across = territory_features(rel, count, ctx.lead_names)
+    out.across.update({
         "sum_rms_uv": float(1000.0 * rms.sum()),
         "mean_rms_uv": float(1000.0 * rms.mean()),
         "min_rms_uv": float(1000.0 * rms.min()),
         "n_raz_leads": float((count > 0).sum()),
-    }
+    })
+    return out
+
+
+# Lead groups of the three coronary territories used in regional HF-QRS analysis.
+TERRITORIES = {"anterior": ("V1", "V2", "V3", "V4"), "inferior": ("II", "III", "aVF"),
+               "lateral": ("I", "aVL", "V5", "V6")}
+
+
+def territory_features(rel: np.ndarray, raz_count: np.ndarray, lead_names) -> dict:
+    """Mean relative HF RMS and RAZ count per territory, and the values of the lowest territory.
+
+    ``rel`` and ``raz_count`` have one value per lead of ``lead_names``; a territory with none of
+    its leads present is NaN.
+    """
+    names = list(lead_names)
+    out, means = {}, {}
+    for terr, leads in TERRITORIES.items():
+        idx = [names.index(lead) for lead in leads if lead in names]
+        vals = rel[idx] if idx else np.array([np.nan])
+        means[terr] = float(np.nanmean(vals)) if np.isfinite(vals).any() else float("nan")
+        out[f"{terr}_rel_rms"] = means[terr]
+        out[f"{terr}_raz_leads"] = float((raz_count[idx] > 0).sum()) if idx else float("nan")
+    finite = {k: v for k, v in means.items() if np.isfinite(v)}
+    low = min(finite, key=finite.get) if finite else None
+    out["min_territory_rel_rms"] = finite[low] if low else float("nan")
+    out["min_territory_raz_leads"] = out[f"{low}_raz_leads"] if low else float("nan")
     return out

@@ -121,7 +121,8 @@ def record_features(record, config: FeatureConfig | None = None, beat_config: Be
     cols = [record.lead_names.index(lead) for lead in present]
     ctx = BeatContext(average=res.average[:, cols], fs=float(record.fs), onset=res.qrs_onset,
                       offset=res.qrs_offset, fiducial=res.fiducial, n_beats=res.n_kept,
-                      nn_ms=np.asarray(res.info.get("nn_ms", []), dtype=np.float64), precut=record.is_beats)
+                      nn_ms=np.asarray(res.info.get("nn_ms", []), dtype=np.float64), precut=record.is_beats,
+                      lead_names=tuple(present))
     values: dict[str, float] = {}
     nan: list[list[str]] = []
     pos = {lead: j for j, lead in enumerate(present)}
