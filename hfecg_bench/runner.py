@@ -350,7 +350,7 @@ def _budget(spec, config: EvalConfig, profile: str) -> tuple[int, int]:
 
 def run_fold(ctx: RunContext, spec, fold: int) -> dict:
     """Tune, threshold, refit and predict one model on one outer fold; save and return its summary."""
-    from hfecg_bench.tuning import completed_trials, tune
+    from hfecg_bench.tuning import TuneResult, completed_trials, tune
 
     csv_path, json_path = _fold_paths(ctx.run_dir, spec.name, fold)
     if json_path.exists() and csv_path.exists():
@@ -377,13 +377,27 @@ def run_fold(ctx: RunContext, spec, fold: int) -> dict:
         if have:
             ctx.say(f"resuming {where}: study {name} has {min(have, n_trials)}/{n_trials} trials")
     data = model_data(ctx, spec)
-    tuned = tune(spec, data, splits, ctx.labels, n_trials=n_trials, profile=ctx.profile, fit_seed=fit_seed,
-                 tpe_seed=tpe_seed, n_startup=ctx.config.n_startup_trials, db_path=db if n_trials > 0 else None,
-                 study_name=name, where=where, stream=ctx.stream)
-    # the threshold comes from inner out-of-fold predictions of training patients only
+    if n_trials == 0 and getattr(spec, "threshold_source", "inner") == "validation":
+        # Untuned models that hold out training patients for early stopping (deep models) take the
+        # threshold from those validation patients: training side only, and no extra inner fits.
+        params = spec.default_params(ctx.profile)
+        res = spec.fit_predict(data, train, test, params, fit_seed, ctx.profile)
+        val = [str(p) for p in res.info.get("val_patients", [])]
+        oof = res.train_prob.copy()
+        oof.index = oof.index.map(str)
+        oof = oof.reindex(val).dropna()
+        tuned = TuneResult(params=params, inner_auroc=safe_auroc(ctx.labels.loc[oof.index].to_numpy(), oof.to_numpy()),
+                           oof=oof)
+    else:
+        tuned = tune(spec, data, splits, ctx.labels, n_trials=n_trials, profile=ctx.profile, fit_seed=fit_seed,
+                     tpe_seed=tpe_seed, n_startup=ctx.config.n_startup_trials, db_path=db if n_trials > 0 else None,
+                     study_name=name, where=where, stream=ctx.stream)
+        res = None
+    # the threshold comes from out-of-fold predictions of training patients only
     assert_disjoint(tuned.oof.index, test, f"{spec.name} outer fold {fold} threshold")
     threshold = youden_threshold(ctx.labels.loc[tuned.oof.index].to_numpy(), tuned.oof.to_numpy())
-    res = spec.fit_predict(data, train, test, tuned.params, fit_seed, ctx.profile)
+    if res is None:
+        res = spec.fit_predict(data, train, test, tuned.params, fit_seed, ctx.profile)
     prob = res.test_prob.copy()
     prob.index = prob.index.map(str)
     prob = prob.reindex(test)

@@ -45,13 +45,15 @@ def add_synth_args(g) -> None:
     g.add_argument("--label-noise", type=float, help="fraction of labels flipped (label_noise preset default 0.25)")
     g.add_argument("--prevalence", type=float, help="fraction of positive patients, in (0, 1) (default 0.3)")
     g.add_argument("--mains-hz", type=float, help="mains interference frequency, 50 or 60 Hz (default 50)")
+    g.add_argument("--duration", dest="duration_s", type=float, help="record length in seconds (default 30)")
 
 
 def synth_params_from_args(args, seed: int):
     """SynthParams from parsed CLI arguments (only the options the user gave override the preset)."""
     from hfecg_bench.data.synthetic import SynthParams
 
-    given = {k: getattr(args, k, None) for k in ("n_patients", "effect", "label_noise", "prevalence", "mains_hz")}
+    given = {k: getattr(args, k, None) for k in ("n_patients", "effect", "label_noise", "prevalence", "mains_hz",
+                                                   "duration_s")}
     return SynthParams(preset=args.preset, seed=seed, **{k: v for k, v in given.items() if v is not None})
 
 

@@ -58,7 +58,16 @@ def run_command(args: argparse.Namespace) -> int:
                              command=[Path(sys.executable).name, "-m", "hfecg_bench", *sys.argv[1:]])
     runner.run_models(ctx, names)
     metrics = runner.evaluate_run(ctx.run_dir)
-    print(runner.format_metrics(metrics))
+    if "all" in [x.strip().lower() for x in args.models.split(",")]:
+        from hfecg_bench.run_all import finish_all, summary_text
+
+        diag = finish_all(ctx, names)
+        print(summary_text(ctx.run_dir, diag))
+    else:
+        from hfecg_bench.report.render import render_report
+
+        render_report(ctx.run_dir)
+        print(runner.format_metrics(metrics))
     print(f"\n{len(metrics)} model(s), {ctx.labels.size} patients, {ctx.plan.n_folds} folds; "
           f"results in {ctx.run_dir} ({time.monotonic() - t0:.0f} s)")
     return 0

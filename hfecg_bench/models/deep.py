@@ -54,6 +54,9 @@ class DeepSpec:
     name: str
     overrides: dict = field(default_factory=dict)
     family: str = "deep"
+    # The runner takes the decision threshold of an untuned fit from its validation patients
+    # (held-out training patients, ``FitResult.info["val_patients"]``) instead of extra inner fits.
+    threshold_source: str = "validation"
 
     def __post_init__(self) -> None:
         DeepConfig(**self.overrides)  # fail early on a bad field or value
@@ -66,6 +69,11 @@ class DeepSpec:
     def with_config(self, **overrides) -> "DeepSpec":
         """A copy of this spec whose configuration overrides are updated (e.g. ``view="beats_hf"``)."""
         return replace(self, overrides={**self.overrides, **overrides})
+
+    def tuning_budget(self, profile: str) -> dict:
+        """Optuna budget per outer fold: none in ``quick`` (fixed defaults, so the four models fit in
+        minutes on a 2-core CPU), 10 trials on 3 inner patient-wise folds in ``full``."""
+        return {"n_trials": 0} if profile == "quick" else {"n_trials": 10, "n_inner_folds": 3}
 
     def resolved_config(self, profile: str) -> DeepConfig:
         """The profile's :class:`DeepConfig` with this spec's overrides applied."""

@@ -28,7 +28,7 @@ class DeepConfig:
 
     Parameters
     ----------
-    view : str, default "beats_wideband"
+    view : str, default "beats_hf"
         Beat view the deep models consume: ``beats_wideband`` or ``beats_hf`` (150-250 Hz band-passed).
     max_epochs : int, default 12 (quick) / 100 (full)
         Upper bound on training epochs (early stopping usually ends sooner).
@@ -68,7 +68,7 @@ class DeepConfig:
         Keras ``fit`` verbosity.
     """
 
-    view: str = "beats_wideband"
+    view: str = "beats_hf"
     max_epochs: int = 12
     patience: int = 4
     lr_patience: int = 2

@@ -88,12 +88,15 @@ def ablation_figure(finding: dict, path: Path) -> Path:
 
 
 def training_curve_figures(curve_dir: Path, out_dir: Path) -> list[Path]:
-    """One figure per deep model: loss and AUROC per epoch, train and validation, one line per fold."""
-    files = sorted(Path(curve_dir).glob("*.csv")) if Path(curve_dir).is_dir() else []
+    """One figure per deep model: loss and AUROC per epoch, train and validation, one line per fold.
+
+    Reads the runner's ``<model>_fold<k>_curve_history.csv`` files in ``curve_dir``.
+    """
+    files = sorted(Path(curve_dir).glob("*_fold*_curve_history.csv")) if Path(curve_dir).is_dir() else []
     by_model: dict[str, list[tuple[str, pd.DataFrame]]] = {}
     for f in files:
-        model, _, fold = f.stem.rpartition("_fold")
-        by_model.setdefault(model or f.stem, []).append((fold, pd.read_csv(f)))
+        model, _, rest = f.stem.rpartition("_fold")
+        by_model.setdefault(model or f.stem, []).append((rest.split("_")[0], pd.read_csv(f)))
     paths = []
     for model, runs in sorted(by_model.items()):
         fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.5))

@@ -39,7 +39,7 @@ def render_report(run_dir: Path) -> dict[str, Path]:
         written["learning_curve"] = figures.learning_curve_figure(by_kind["learning_curve"], fig_dir / "learning_curve.png")
     if by_kind.get("ablation", {}).get("groups"):
         written["ablation"] = figures.ablation_figure(by_kind["ablation"], fig_dir / "ablation.png")
-    for p in figures.training_curve_figures(run_dir / "curves", fig_dir):
+    for p in figures.training_curve_figures(run_dir / "fold_predictions", fig_dir):
         written[p.stem] = p
     md = markdown(lb, diag, manifest, [p for k, p in written.items() if p.suffix == ".png"], run_dir)
     written["leaderboard.md"] = run_dir / "leaderboard.md"

@@ -1,0 +1,58 @@
+"""End-to-end smoke test of `python -m hfecg_bench run all` on a tiny synthetic cohort, and `report`."""
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+ALL = ["rf", "svm", "xgb", "logreg", "dummy", "cnn", "leadwise_cnn", "tcn", "lstm"]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runall") / "run"
+    cmd = [sys.executable, "-m", "hfecg_bench", "run", "all", "--n-patients", "30", "--duration", "10",
+           "--folds", "3", "--trials", "1", "--bootstrap", "100", "--seed", "2", "--out", str(out)]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
+    assert p.returncode == 0, p.stderr[-3000:]
+    return out, p
+
+
+def test_run_all_writes_the_report(tiny_run):
+    out, p = tiny_run
+    lb = pd.read_csv(out / "leaderboard.csv")
+    assert set(ALL) <= set(lb["model"])
+    assert lb["auroc"].is_monotonic_decreasing
+    assert {"family", "input"} <= set(lb.columns)
+    assert set(lb.loc[lb["model"].isin(["cnn", "tcn"]), "family"]) == {"deep"}
+    md = (out / "leaderboard.md").read_text()
+    assert all(m in md for m in ALL) and "Verdict" in md
+    diag = json.loads((out / "diagnostics.json").read_text())
+    assert diag["verdict"] in {"no_signal", "data_limited", "model_limited", "near_ceiling"}
+    kinds = {f["kind"] for f in diag["findings"]}
+    assert {"permutation", "learning_curve", "split_leakage", "train_test_gap", "agreement", "label_noise",
+            "ablation"} <= kinds
+    assert all("summary" in f for f in diag["findings"])
+    assert len(list(out.rglob("*.png"))) >= 4
+    truth = json.loads((out / "truth.json").read_text())
+    assert len(truth["patients"]) == 30
+    assert "verdict:" in p.stdout
+
+
+def test_split_leakage_inflates_the_beatwise_score(tiny_run):
+    out, _ = tiny_run
+    diag = json.loads((out / "diagnostics.json").read_text())
+    leak = next(f for f in diag["findings"] if f["kind"] == "split_leakage")
+    assert leak["beat_wise"]["beat_auroc"] >= leak["patient_wise"]["beat_auroc"]
+
+
+def test_report_rerenders_without_refitting(tiny_run):
+    out, _ = tiny_run
+    before = (out / "leaderboard.csv").read_text()
+    stamp = {p: p.stat().st_mtime_ns for p in (out / "fold_predictions").iterdir()}
+    p = subprocess.run([sys.executable, "-m", "hfecg_bench", "report", str(out)], capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert (out / "leaderboard.csv").read_text() == before
+    assert {p: p.stat().st_mtime_ns for p in (out / "fold_predictions").iterdir()} == stamp
