@@ -21,6 +21,9 @@ from hfecg_bench.models.deep_config import parse_dilations, receptive_field
 
 
 def _configure_tensorflow() -> None:
+    # TensorFlow's C++ info/warning lines (CPU features, graph attributes) drown the progress output;
+    # errors still print. A user who wants them sets TF_CPP_MIN_LOG_LEVEL themselves.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 
     try:

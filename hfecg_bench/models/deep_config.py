@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, replace
 from hfecg_bench.errors import ParameterError
 
 VIEWS = ("beats_wideband", "beats_hf")
-SCALINGS = ("lead_zscore", "beat_robust")
+SCALINGS = ("lead_zscore", "beat_robust", "beat_energy")
 AGGREGATIONS = ("mean", "median", "trimmed_mean")
 MONITORS = ("val_loss", "val_auc")
 #: Lowest sampling rate (Hz) after decimation at which the 150-250 Hz band is still below Nyquist.
