@@ -112,3 +112,14 @@ def test_family_comparison_names_the_missing_family():
 def test_verdict_rules(findings, expected):
     verdict, reasons = decide(findings)
     assert verdict == expected and reasons
+
+
+def test_label_noise_pool_is_the_best_family_above_chance():
+    from hfecg_bench.diagnostics.run import consensus_models
+
+    m = pd.DataFrame({"model": ["rf", "svm", "cnn", "lstm"], "auroc": [0.72, 0.55, 0.61, 0.5],
+                      "auroc_lo": [0.62, 0.45, 0.51, 0.4]})
+    fam = {"rf": "classical", "svm": "classical", "cnn": "deep", "lstm": "deep"}
+    assert consensus_models(m, ["rf", "svm", "cnn", "lstm"], fam) == ["rf"]
+    m.loc[1, "auroc_lo"] = 0.52
+    assert consensus_models(m, ["rf", "svm", "cnn", "lstm"], fam) == ["rf", "svm"]
