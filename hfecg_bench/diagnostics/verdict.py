@@ -59,8 +59,12 @@ def family_comparison(pred: pd.DataFrame, metrics: pd.DataFrame, families: dict[
 
 
 def decide(findings: list[dict], *, alpha: float = 0.05, moderate_auroc: float = 0.75,
-           label_noise_fraction: float = 0.2, wide_ci: float = 0.25) -> tuple[str, list[str]]:
-    """The verdict and the reasons (one line each) from the findings, by the rules of the module docstring."""
+           label_noise_fraction: float = 0.15, wide_ci: float = 0.25) -> tuple[str, list[str]]:
+    """The verdict and the reasons (one line each) from the findings, by the rules of the module docstring.
+
+    ``label_noise_fraction``: on the 120-patient synthetic cohorts, clean labels gave 3% (hf_effect) and
+    7% (averaging_required) candidates and 25% flipped labels gave 23%; 0.15 sits between them.
+    """
     by = {f["kind"]: f for f in findings}
     perm, power = by.get("permutation", {}), by.get("power", {})
     signal = perm.get("p_value", 1.0) < alpha
