@@ -12,6 +12,14 @@ class HfecgError(Exception):
     """Base class of every error hfecg_bench raises on purpose (bad input, bad parameter)."""
 
 
+class TrialFailedError(HfecgError):
+    """A fit failed because of its hyperparameters (NaN loss, receptive field longer than the window).
+
+    Inside Optuna tuning this fails that trial only (it is pruned with the message); with fixed
+    parameters it stops the run with the message, as any other HfecgError.
+    """
+
+
 class HfecgWarning(UserWarning):
     """Base class of every warning hfecg_bench emits (e.g. sampling rate allowed below 1000 Hz)."""
 

@@ -190,6 +190,8 @@ def _excluded_list(table) -> list[dict]:
 
 
 VIEW_BANDS = {"beats_wideband": "wideband", "beats_hf": "hf"}
+#: How each model input is described on the leaderboard.
+VIEW_LABELS = {"features": "features", "beats_wideband": "beats wideband", "beats_hf": "beats 150-250 Hz"}
 
 
 def _build_beats(cohort, profile: str, view: str, stream):
@@ -447,6 +449,9 @@ def run_models(ctx: RunContext, names: list[str]) -> pd.DataFrame:
         for fold in range(ctx.plan.n_folds):
             run_fold(ctx, spec, fold)
         timings[spec.name] = round(timings.get(spec.name, 0) + time.monotonic() - t0, 3)
+        # what the leaderboard shows as family / input: the view actually fitted, not a guess at render time
+        ctx.manifest.setdefault("model_info", {})[spec.name] = {"family": spec.family, "input": getattr(
+            spec, "input_label", None) or VIEW_LABELS.get(spec.input, spec.input)}
         ctx.manifest.setdefault("seeds", {}).setdefault("models", {})[spec.name] = {
             str(f): {"fit": derive_seed(ctx.seed, "fit", spec.name, f), "tpe": derive_seed(ctx.seed, "tpe", spec.name, f)}
             for f in range(ctx.plan.n_folds)}

@@ -19,7 +19,7 @@ import optuna
 import pandas as pd
 from optuna.trial import TrialState
 
-from hfecg_bench.errors import HfecgError
+from hfecg_bench.errors import HfecgError, TrialFailedError
 from hfecg_bench.evaluation.folds import assert_disjoint
 from hfecg_bench.evaluation.metrics import safe_auroc
 from hfecg_bench.models.base import ModelData
@@ -123,7 +123,11 @@ def tune(spec, data: ModelData, splits, labels: pd.Series, *, n_trials: int, pro
 
     def objective(trial: optuna.Trial) -> float:
         params = spec.suggest(trial, profile)
-        auc, oof = inner_cv(spec, data, splits, labels, params, fit_seed, profile, where)
+        try:
+            auc, oof = inner_cv(spec, data, splits, labels, params, fit_seed, profile, where)
+        except TrialFailedError as exc:  # this parameter choice cannot train (NaN loss, receptive field): next trial
+            print(f"{where}: trial {trial.number} failed, the run goes on: {exc}", file=stream, flush=True)
+            raise optuna.TrialPruned(str(exc)) from None
         trial.set_user_attr("params", _jsonable(params))
         trial.set_user_attr("oof", {str(k): float(v) for k, v in oof.items()})
         if np.isnan(auc):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,7 @@ class StandInBeats:
     fs: float = 1000.0
     lead_names: tuple = tuple(f"L{i}" for i in range(12))
     band: str = "wideband"
+    info: dict = field(default_factory=lambda: {"beat_config": {"pre_ms": 200.0}})  # R (the QRS) at 200 ms
 
 
 def make_beats(n_patients=30, n_beats=20, n_window=400, n_leads=12, effect=1.0, seed=0) -> StandInBeats:
@@ -123,6 +124,28 @@ def test_config_profiles_and_hf_decimation_guard():
         cfg.check_decimation(1000.0, "cnn")
     DeepConfig.for_profile("quick", view="beats_hf", decimate=2).check_decimation(1000.0, "cnn")
     assert DEEP_SPECS["cnn"].with_config(view="beats_hf").input == "beats_hf"
+
+
+def test_crop_window_samples_and_errors():
+    assert deep_train.crop_window(400, 1000.0, 150.0, (-60.0, 90.0), "cnn") == slice(90, 240)
+    assert deep_train.crop_window(800, 2000.0, 150.0, (-60.0, 90.0), "cnn") == slice(180, 480)   # 2 kHz
+    assert deep_train.crop_window(400, 1000.0, 150.0, (-500.0, 500.0), "cnn") == slice(0, 400)  # clipped
+    with pytest.raises(HfecgError, match=r"model tcn: hf_crop_ms=\(300.0, 400.0\) leaves 0 samples"):
+        deep_train.crop_window(400, 1000.0, 150.0, (300.0, 400.0), "tcn")
+    with pytest.raises(ParameterError, match="hf_crop_ms"):
+        DeepConfig(hf_crop_ms=(90.0, -60.0))
+
+
+def test_hf_view_is_cropped_to_the_qrs_and_wideband_is_not(tiny):
+    train, test = split_patients(tiny)
+    shapes = {}
+    for label, cfg in {"hf": {}, "hf_uncropped": {"hf_crop_ms": ()},
+                       "wideband": {"view": "beats_wideband", "decimate": 2}}.items():
+        res = DEEP_SPECS["cnn"].with_config(**FAST, **cfg).fit_predict(ModelData(beats=tiny), train, test, {},
+                                                                        seed=3, profile="quick")
+        shapes[label] = res.info["input_shape"]
+    # R at 200 ms, crop -60..+90 ms at 1000 Hz: samples 140..290
+    assert shapes == {"hf": (150, 12), "hf_uncropped": (400, 12), "wideband": (200, 12)}
 
 
 def test_suggest_draws_the_search_space():

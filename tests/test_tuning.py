@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from optuna.trial import TrialState
 
+from hfecg_bench.errors import TrialFailedError
 from hfecg_bench.evaluation.folds import make_fold_plan
 from hfecg_bench.models.classical import CLASSICAL_SPECS
 from hfecg_bench.models.base import ModelData
@@ -87,6 +88,29 @@ def test_interrupted_study_continues_to_budget(tmp_path, setup):
     again = Interrupting(spec, stop_at=-1)
     tune(again, data, splits, labels, n_trials=6, **kw)
     assert again.calls == 0, "a finished study runs no more trials"
+
+
+class FailingFirstTrial(Interrupting):
+    """Raises TrialFailedError (as a NaN loss or a too-long receptive field does) in the first trial's first fit."""
+
+    def fit_predict(self, *args, **kw):
+        self.calls += 1
+        if self.calls == 1:
+            raise TrialFailedError("model logreg: training loss became NaN at epoch 2; trial failed")
+        return self.spec.fit_predict(*args, **kw)
+
+
+def test_a_failed_trial_is_pruned_and_tuning_goes_on(tmp_path, setup, capsys):
+    import sys
+
+    data, labels, splits, train = setup
+    spec = FailingFirstTrial(CLASSICAL_SPECS["logreg"], stop_at=-1)
+    res = tune(spec, data, splits, labels, n_trials=4, profile="quick", fit_seed=1, tpe_seed=2, n_startup=2,
+               db_path=tmp_path / "s.db", study_name="s", where="logreg fold 1", stream=sys.stdout)
+    states = [t.state for t in optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path / 's.db'}").trials]
+    assert states[0] == TrialState.PRUNED and states.count(TrialState.COMPLETE) == 3
+    assert set(res.oof.index) == set(train) and np.isfinite(res.inner_auroc)
+    assert "logreg fold 1: trial 0 failed, the run goes on: model logreg: training loss became NaN" in capsys.readouterr().out
 
 
 def test_trials_left_running_by_a_killed_process_are_failed(tmp_path):

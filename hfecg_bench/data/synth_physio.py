@@ -32,8 +32,8 @@ _IDX = {name: i for i, name in enumerate(STANDARD_LEADS)}
 HF_BAND_HZ = (150.0, 250.0)        # measurement band of the truth (4th-order Butterworth, zero phase)
 TRUTH_WINDOW_S = (-0.050, 0.070)   # HF RMS window around the QRS-magnitude peak of the noiseless beat
 HF_GEOMEAN_UV = 4.5                # typical per-lead HF-QRS RMS (uV)
-HF_SIGMA_PATIENT = 0.30            # log-sd of the patient factor (cancels in within-patient contrasts)
-HF_SIGMA_LEAD = 0.19               # log-sd of the patient-by-lead factor
+HF_SIGMA_PATIENT = 0.15            # log-sd of the patient factor (cancels in within-patient contrasts)
+HF_SIGMA_LEAD = 0.12               # log-sd of the patient-by-lead factor
 # Mild lead profile of HF amplitude (log units): mid-precordial leads larger, aVR/III smaller.
 HF_LEAD_PROFILE = dict(zip(STANDARD_LEADS, (0.0, 0.03, -0.06, -0.06, -0.03, 0.0, 0.0, 0.08, 0.08, 0.05, 0.03, 0.0)))
 PRE_S, POST_S = 0.35, 0.65         # beat template window around the R fiducial (s)

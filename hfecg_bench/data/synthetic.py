@@ -5,7 +5,9 @@ A 1000 Hz 12-lead cohort whose answer is planted and recorded in ``truth``:
 - ``hf_effect`` (default): positives have the HF-QRS (150-250 Hz) RMS multiplied by
   ``1 - effect`` in one contiguous lead group (anterior V1-V4, inferior II/III/aVF or
   lateral I/aVL/V5/V6, chosen per patient) plus a reduced amplitude zone (RAZ) there;
-  the low-frequency morphology carries no class signal.
+  the low-frequency morphology carries no class signal. Per-beat white noise is moderate
+  (6-14 uV RMS broadband, about 1.3-3x the HF-QRS), so single 150-250 Hz beats carry the
+  effect too and a beat-level deep model can learn it.
 - ``null``: no class difference at all.
 - ``label_noise``: ``hf_effect`` with a known fraction of labels flipped (default 0.25).
 - ``averaging_required``: the HF effect under high per-beat noise whose level varies
@@ -45,15 +47,15 @@ from hfecg_bench.data.synth_physio import Plan, draw_patient
 from hfecg_bench.errors import HfecgError, ParameterError
 from hfecg_bench.leads import STANDARD_LEADS
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 
 # preset -> defaults: HF effect, label noise, conventional (ST/QRS) effect, per-beat white-noise range (uV)
 PRESETS: dict[str, dict] = {
-    "hf_effect": dict(effect=0.35, label_noise=0.0, conventional=False, noise_uv=(10.0, 25.0)),
-    "null": dict(effect=0.0, label_noise=0.0, conventional=False, noise_uv=(10.0, 25.0)),
-    "label_noise": dict(effect=0.35, label_noise=0.25, conventional=False, noise_uv=(10.0, 25.0)),
+    "hf_effect": dict(effect=0.35, label_noise=0.0, conventional=False, noise_uv=(6.0, 14.0)),
+    "null": dict(effect=0.0, label_noise=0.0, conventional=False, noise_uv=(6.0, 14.0)),
+    "label_noise": dict(effect=0.35, label_noise=0.25, conventional=False, noise_uv=(6.0, 14.0)),
     "averaging_required": dict(effect=0.5, label_noise=0.0, conventional=False, noise_uv=(30.0, 120.0)),
-    "conventional_effect": dict(effect=0.0, label_noise=0.0, conventional=True, noise_uv=(10.0, 25.0)),
+    "conventional_effect": dict(effect=0.0, label_noise=0.0, conventional=True, noise_uv=(6.0, 14.0)),
 }
 MIN_PER_CLASS = 5          # stratified 5-fold CV needs at least one patient of each class per fold
 _MEMORY: OrderedDict = OrderedDict()

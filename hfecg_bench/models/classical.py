@@ -226,6 +226,7 @@ class DummySpec(_Base):
 
     name = "dummy"
     family = "baseline"
+    input_label = "none (class prior)"  # reads the feature table only for its rows
     tunable = False
     scale = False
 

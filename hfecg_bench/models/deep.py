@@ -12,7 +12,7 @@ Example
 >>> from hfecg_bench.models.deep import DEEP_SPECS
 >>> spec = DEEP_SPECS["tcn"]
 >>> spec.family, spec.input, spec.default_params("quick")["dilations"]
-('deep', 'beats_wideband', [1, 2, 4, 8, 16])
+('deep', 'beats_hf', [1, 2, 4, 8, 16])
 """
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ class DeepSpec:
         """Fixed hyperparameters used when the profile allots no tuning trials."""
         DeepConfig.for_profile(profile)  # validates the profile name
         params = {**_COMMON_DEFAULTS[profile], **_MODEL_DEFAULTS[self.name]}
-        if self.name == "tcn":  # receptive field 125 samples (quick, 200-sample decimated window) / 249 (full)
+        if self.name == "tcn":  # receptive field 125 samples (quick: 150-sample QRS crop) / 249 (full: 250 samples)
             params["kernel_size"] = 3 if profile == "quick" else 5
             params["dilations"] = list(params["dilations"])
         if self.name == "lstm" and profile == "full":

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from hfecg_bench.errors import HfecgError, ParameterError
+from hfecg_bench.errors import ParameterError, TrialFailedError
 from hfecg_bench.models.deep_config import parse_dilations, receptive_field
 
 
@@ -46,7 +46,7 @@ MODEL_NAMES = ("cnn", "leadwise_cnn", "tcn", "lstm")
 BN_MOMENTUM = 0.9
 
 
-class ReceptiveFieldError(HfecgError):
+class ReceptiveFieldError(TrialFailedError):
     """The TCN's receptive field is longer than the beat window it would see."""
 
 

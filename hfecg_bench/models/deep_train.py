@@ -21,7 +21,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from hfecg_bench.errors import HfecgError
+from hfecg_bench.errors import HfecgError, TrialFailedError
 from hfecg_bench.models import deep_arch  # imports TensorFlow first, limiting its threads once
 from hfecg_bench.models.base import FitResult
 from hfecg_bench.models.deep_config import AGGREGATIONS, DeepConfig
@@ -31,7 +31,7 @@ class DeepTrainingError(HfecgError):
     """A deep model cannot be trained on this fold (too few patients, leakage guard, bad data)."""
 
 
-class NaNLossError(DeepTrainingError):
+class NaNLossError(DeepTrainingError, TrialFailedError):
     """The training loss became NaN or infinite; the runner treats the trial as failed."""
 
 
@@ -153,6 +153,25 @@ def cap_beats(rows: np.ndarray, beat_patients: np.ndarray, cap: int, rng: np.ran
     return np.sort(perm[rank < cap])
 
 
+def crop_window(n_window: int, fs: float, pre_ms: float, crop_ms, model: str) -> slice:
+    """Samples of a beat window (R at ``pre_ms``) that fall in ``crop_ms`` = (start, end) ms relative to R.
+
+    The crop is clipped to the window; fewer than 8 samples left is a :class:`DeepTrainingError`.
+
+    Examples
+    --------
+    >>> crop_window(400, 1000.0, 150.0, (-60.0, 90.0), "cnn")
+    slice(90, 240, None)
+    """
+    start = max(0, int(round((pre_ms + float(crop_ms[0])) * fs / 1000.0)))
+    stop = min(int(n_window), int(round((pre_ms + float(crop_ms[1])) * fs / 1000.0)))
+    if stop - start < 8:
+        raise DeepTrainingError(f"model {model}: hf_crop_ms={tuple(crop_ms)} leaves {max(0, stop - start)} samples of "
+                                f"the {n_window}-sample beat window (R at {pre_ms:g} ms, fs {fs:g} Hz); "
+                                "widen the crop or set it empty")
+    return slice(start, stop)
+
+
 def decimate_beats(X: np.ndarray, factor: int) -> np.ndarray:
     """Average consecutive blocks of ``factor`` samples (boxcar anti-alias) along time; drops a ragged tail."""
     if factor == 1:
@@ -227,7 +246,14 @@ def fit_predict_deep(name: str, beats, train_patients, test_patients, params: di
 
     rows_fit = cap_beats(np.flatnonzero(np.isin(pids, fit_p)), pids, config.max_beats_per_patient, cap_rng)
     rows_val = cap_beats(np.flatnonzero(np.isin(pids, val_p)), pids, config.max_beats_per_patient, cap_rng)
-    prep = lambda rows: decimate_beats(np.asarray(X_all[rows], dtype=np.float32), config.decimate)  # noqa: E731
+    window = slice(None)
+    if config.view == "beats_hf" and config.hf_crop_ms:
+        pre_ms = (getattr(beats, "info", None) or {}).get("beat_config", {}).get("pre_ms")
+        if pre_ms is None:
+            raise DeepTrainingError(f"model {name}: the beats carry no R position (info['beat_config']['pre_ms']) "
+                                    "to crop the QRS by; set deep.hf_crop_ms empty to use the whole window")
+        window = crop_window(X_all.shape[1], float(beats.fs), float(pre_ms), config.hf_crop_ms, name)
+    prep = lambda rows: decimate_beats(np.asarray(X_all[rows][:, window], dtype=np.float32), config.decimate)  # noqa: E731
     X_fit, X_val = prep(rows_fit), prep(rows_val)
     y_fit = labels.reindex(pids[rows_fit]).to_numpy().astype(np.float32)
     y_val = labels.reindex(pids[rows_val]).to_numpy().astype(np.float32)
@@ -288,6 +314,7 @@ def fit_predict_deep(name: str, beats, train_patients, test_patients, params: di
         "n_fit_patients": len(fit_p), "n_val_patients": len(val_p), "val_patients": list(val_p),
         "n_fit_beats": int(len(rows_fit)), "n_val_beats": int(len(rows_val)),
         "class_weight": class_weight, "view": config.view, "scaling": config.scaling,
+        "window_samples": [window.start, window.stop],
         "aggregation": config.aggregation, "fit_seconds": fit_seconds,
         "total_seconds": time.perf_counter() - t0, "seed": int(seed),
     }

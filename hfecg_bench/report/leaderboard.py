@@ -23,16 +23,16 @@ KNOWN_MODELS = {
 
 
 def model_meta(run_dir: Path) -> dict[str, dict]:
-    """Model -> {family, input} from the manifest where recorded, else from :data:`KNOWN_MODELS`."""
+    """Model -> {family, input}: as the runner recorded it in ``manifest.json`` (``model_info``, the view
+    each model was actually fitted on), else :data:`KNOWN_MODELS` (runs written before it was recorded)."""
     meta = {k: {"family": f, "input": i} for k, (f, i) in KNOWN_MODELS.items()}
     manifest = Path(run_dir) / "manifest.json"
     if manifest.exists():
-        recorded = json.loads(manifest.read_text()).get("models") or {}
-        if isinstance(recorded, dict):
-            for name, info in recorded.items():
-                if isinstance(info, dict):
-                    meta.setdefault(name, {"family": "unknown", "input": "unknown"})
-                    meta[name].update({k: v for k, v in info.items() if k in ("family", "input") and v})
+        recorded = json.loads(manifest.read_text()).get("model_info") or {}
+        for name, info in recorded.items():
+            if isinstance(info, dict):
+                meta.setdefault(name, {"family": "unknown", "input": "unknown"})
+                meta[name].update({k: v for k, v in info.items() if k in ("family", "input") and v})
     return meta
 
 
