@@ -1,4 +1,4 @@
-"""The package's one exception class and one warning class.
+"""The package's base exception and warning classes, and the few subclasses callers act on.
 
 Every message names what it is about (record, parameter, model) and the value
 found, so that a user can act on it without reading a traceback.

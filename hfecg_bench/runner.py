@@ -128,10 +128,25 @@ def _feature_configs(profile: str):
     return FeatureConfig.for_profile(profile), BeatConfig.for_profile(profile)
 
 
+#: Settings a resumed run must share with the stored one, and those short enough to print when they differ.
+RESUME_KEYS = ("seed", "profile", "fingerprint", "config", "feature_config", "beat_config", "deep_config")
+SHOWN_KEYS = ("seed", "profile", "fingerprint")
+
+
+def _deep_config_dict(profile: str) -> dict | None:
+    """The deep models' resolved configuration of ``profile`` (no TensorFlow import), or None without them."""
+    try:
+        from hfecg_bench.models.deep_config import DeepConfig
+    except ImportError:
+        return None
+    return _config_dict(DeepConfig.for_profile(profile))
+
+
 def _config_dict(cfg) -> dict | None:
+    """A configuration as plain JSON types (tuples as lists), so that it compares equal to its stored copy."""
     if cfg is None:
         return None
-    return cfg.as_dict() if hasattr(cfg, "as_dict") else {"repr": repr(cfg)}
+    return json.loads(json.dumps(cfg.as_dict() if hasattr(cfg, "as_dict") else {"repr": repr(cfg)}, default=str))
 
 
 def _extract_features(cohort, profile: str, stream):
@@ -261,16 +276,18 @@ def prepare_run(cohort, *, out: Path | None = None, profile: str = "quick", seed
         fcfg, bcfg = _feature_configs(profile)
     except ImportError:
         fcfg = bcfg = None
+    deep_cfg = _deep_config_dict(profile)
     state = {"seed": int(seed), "profile": profile, "fingerprint": fingerprint, "config": config.as_dict(),
-             "feature_config": _config_dict(fcfg), "beat_config": _config_dict(bcfg)}
+             "feature_config": _config_dict(fcfg), "beat_config": _config_dict(bcfg), "deep_config": deep_cfg}
     state_path = run_dir / STATE_FILE
     resuming = state_path.exists()
     if resuming:
         old = json.loads(state_path.read_text())
-        diff = [k for k in ("seed", "profile", "fingerprint", "config") if old.get(k) != state[k]]
+        # a resumed run must not mix folds fitted under other settings (e.g. an older deep input crop)
+        diff = [k for k in RESUME_KEYS if old.get(k) != state[k]]
         if diff:
-            shown = ", ".join(f"{k}: {old.get(k)!r} there vs {state[k]!r} now" for k in diff
-                              if k != "config") or "evaluation config differs"
+            shown = ", ".join(f"{k}: {old.get(k)!r} there vs {state[k]!r} now" for k in diff if k in SHOWN_KEYS)
+            shown = "; ".join(x for x in [shown, ", ".join(f"{k} differs" for k in diff if k not in SHOWN_KEYS)] if x)
             raise HfecgError(f"{run_dir} holds a run with other settings ({shown}); use another --out")
         done = sorted(p.stem for p in (run_dir / FOLD_DIR).glob("*.json")) if (run_dir / FOLD_DIR).exists() else []
         print(f"resuming run in {run_dir}: {len(done)} finished model fold(s) kept", file=stream, flush=True)
@@ -312,7 +329,8 @@ def prepare_run(cohort, *, out: Path | None = None, profile: str = "quick", seed
         "command": command if command is not None else sys.argv,
         "created": manifest.get("created", datetime.now().isoformat(timespec="seconds")),
         "profile": profile, "seed": int(seed),
-        "config": {"evaluation": config.as_dict(), "features": _config_dict(fcfg), "beats": _config_dict(bcfg)},
+        "config": {"evaluation": config.as_dict(), "features": _config_dict(fcfg), "beats": _config_dict(bcfg),
+                   "deep": deep_cfg},
         "seeds": {"run": int(seed), "folds": derive_seed(seed, "folds"),
                   "bootstrap": derive_seed(seed, "bootstrap"),
                   "inner_folds": {str(k): derive_seed(seed, "inner", k) for k in range(plan.n_folds)}},

@@ -73,8 +73,13 @@ def inner_cv(spec, data: ModelData, splits, labels: pd.Series, params: dict, see
     return float(np.nanmean(aucs)) if not np.all(np.isnan(aucs)) else float("nan"), oof
 
 
+#: Trial states that use up the budget: a pruned trial (its parameters could not train) is not rerun on resume.
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
 def completed_trials(path: Path, study_name: str) -> int | None:
-    """Completed trials of a stored study, or None when the file or study does not exist (nothing is created)."""
+    """Finished (complete or pruned) trials of a stored study, or None when the file or study does not exist
+    (nothing is created)."""
     if not Path(path).exists():
         return None
     try:
@@ -84,7 +89,7 @@ def completed_trials(path: Path, study_name: str) -> int | None:
     for s in summaries:
         if s.study_name == study_name:
             study = optuna.load_study(study_name=study_name, storage=storage_url(path))
-            return sum(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False))
+            return sum(t.state in FINISHED for t in study.get_trials(deepcopy=False))
     return None
 
 
@@ -116,7 +121,7 @@ def tune(spec, data: ModelData, splits, labels: pd.Series, *, n_trials: int, pro
         auc, oof = inner_cv(spec, data, splits, labels, params, fit_seed, profile, where)
         return TuneResult(params=params, inner_auroc=auc, oof=oof)
     study = open_study(db_path, study_name, tpe_seed, n_startup)
-    done = sum(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False))
+    done = sum(t.state in FINISHED for t in study.get_trials(deepcopy=False))
     remaining = max(0, n_trials - done)
     t0 = time.monotonic()
     tty = getattr(stream, "isatty", lambda: False)()
@@ -127,6 +132,7 @@ def tune(spec, data: ModelData, splits, labels: pd.Series, *, n_trials: int, pro
             auc, oof = inner_cv(spec, data, splits, labels, params, fit_seed, profile, where)
         except TrialFailedError as exc:  # this parameter choice cannot train (NaN loss, receptive field): next trial
             print(f"{where}: trial {trial.number} failed, the run goes on: {exc}", file=stream, flush=True)
+            trial.set_user_attr("failed", str(exc))
             raise optuna.TrialPruned(str(exc)) from None
         trial.set_user_attr("params", _jsonable(params))
         trial.set_user_attr("oof", {str(k): float(v) for k, v in oof.items()})
@@ -147,7 +153,9 @@ def tune(spec, data: ModelData, splits, labels: pd.Series, *, n_trials: int, pro
             print("\r", end="", file=stream)
     complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
     if not complete:
-        raise HfecgError(f"{where}: no tuning trial completed (inner AUROC undefined in every trial)")
+        failed = [t.user_attrs["failed"] for t in study.get_trials(deepcopy=False) if "failed" in t.user_attrs]
+        why = f"every trial failed, e.g. {failed[0]}" if failed else "inner AUROC undefined in every trial"
+        raise HfecgError(f"{where}: no tuning trial completed ({why})")
     best = study.best_trial
     params = best.user_attrs.get("params", best.params)
     oof = pd.Series(best.user_attrs["oof"], dtype=float).sort_index()

@@ -130,7 +130,11 @@ def test_crop_window_samples_and_errors():
     assert deep_train.crop_window(400, 1000.0, 150.0, (-60.0, 90.0), "cnn") == slice(90, 240)
     assert deep_train.crop_window(800, 2000.0, 150.0, (-60.0, 90.0), "cnn") == slice(180, 480)   # 2 kHz
     assert deep_train.crop_window(400, 1000.0, 150.0, (-500.0, 500.0), "cnn") == slice(0, 400)  # clipped
-    with pytest.raises(HfecgError, match=r"model tcn: hf_crop_ms=\(300.0, 400.0\) leaves 0 samples"):
+    # a 500 Hz recording: the 75-sample crop is widened to the TCN's 125-sample receptive field
+    assert deep_train.crop_window(200, 500.0, 150.0, (-60.0, 90.0), "tcn", min_samples=125) == slice(20, 145)
+    # widened crops slide back inside the window
+    assert deep_train.crop_window(400, 1000.0, 150.0, (200.0, 240.0), "tcn", min_samples=125) == slice(275, 400)
+    with pytest.raises(HfecgError, match=r"model tcn: hf_crop_ms=\(300.0, 400.0\) lies outside the 400-sample"):
         deep_train.crop_window(400, 1000.0, 150.0, (300.0, 400.0), "tcn")
     with pytest.raises(ParameterError, match="hf_crop_ms"):
         DeepConfig(hf_crop_ms=(90.0, -60.0))
@@ -146,6 +150,10 @@ def test_hf_view_is_cropped_to_the_qrs_and_wideband_is_not(tiny):
         shapes[label] = res.info["input_shape"]
     # R at 200 ms, crop -60..+90 ms at 1000 Hz: samples 140..290
     assert shapes == {"hf": (150, 12), "hf_uncropped": (400, 12), "wideband": (200, 12)}
+    # the full profile's TCN (receptive field 249) gets a crop at least that long
+    res = DEEP_SPECS["tcn"].with_config(**FAST).fit_predict(ModelData(beats=tiny), train, test, {}, seed=3,
+                                                           profile="full")
+    assert res.info["input_shape"] == (250, 12) and res.info["receptive_field"] == 249
 
 
 def test_suggest_draws_the_search_space():

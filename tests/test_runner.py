@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import shutil
 from dataclasses import dataclass, field
 
@@ -132,6 +133,19 @@ def test_rerun_with_other_seed_in_same_dir_is_refused(first):
     ctx, _, _ = first
     with pytest.raises(HfecgError, match="other settings.*seed"):
         do_run(ctx.run_dir, seed=4)
+
+
+def test_resume_under_other_deep_settings_is_refused(first, tmp_path):
+    """Folds fitted under another deep-model configuration (e.g. an older input crop) are never mixed in."""
+    ctx, _, _ = first
+    out = tmp_path / "r4"
+    shutil.copytree(ctx.run_dir, out)
+    state = json.loads((out / runner.STATE_FILE).read_text())
+    assert state["deep_config"]["hf_crop_ms"] == [-60.0, 90.0]
+    state["deep_config"]["hf_crop_ms"] = []
+    (out / runner.STATE_FILE).write_text(json.dumps(state))
+    with pytest.raises(HfecgError, match="other settings.*deep_config differs"):
+        do_run(out)
 
 
 def test_threshold_and_fit_ignore_test_labels(first, tmp_path):

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from optuna.trial import TrialState
 
-from hfecg_bench.errors import TrialFailedError
+from hfecg_bench.errors import HfecgError, TrialFailedError
 from hfecg_bench.evaluation.folds import make_fold_plan
 from hfecg_bench.models.classical import CLASSICAL_SPECS
 from hfecg_bench.models.base import ModelData
@@ -111,6 +111,24 @@ def test_a_failed_trial_is_pruned_and_tuning_goes_on(tmp_path, setup, capsys):
     assert states[0] == TrialState.PRUNED and states.count(TrialState.COMPLETE) == 3
     assert set(res.oof.index) == set(train) and np.isfinite(res.inner_auroc)
     assert "logreg fold 1: trial 0 failed, the run goes on: model logreg: training loss became NaN" in capsys.readouterr().out
+    again = FailingFirstTrial(CLASSICAL_SPECS["logreg"], stop_at=-1)
+    again.calls = 1  # no more failures
+    tune(again, data, splits, labels, n_trials=4, profile="quick", fit_seed=1, tpe_seed=2, n_startup=2,
+         db_path=tmp_path / "s.db", study_name="s", where="logreg fold 1", stream=sys.stdout)
+    assert again.calls == 1, "the pruned trial counts toward the budget: a finished study runs no more trials"
+    assert completed_trials(tmp_path / "s.db", "s") == 4
+
+
+def test_every_trial_failing_is_one_clear_error(tmp_path, setup):
+    data, labels, splits, _ = setup
+
+    class AlwaysFailing(FailingFirstTrial):
+        def fit_predict(self, *args, **kw):
+            raise TrialFailedError("model tcn: beat window of 150 samples is shorter than the receptive field")
+
+    with pytest.raises(HfecgError, match=r"tcn fold 2: no tuning trial completed \(every trial failed, e\.g\. model tcn"):
+        tune(AlwaysFailing(CLASSICAL_SPECS["logreg"], stop_at=-1), data, splits, labels, n_trials=2, profile="quick",
+             fit_seed=1, tpe_seed=2, n_startup=2, db_path=tmp_path / "f.db", study_name="f", where="tcn fold 2")
 
 
 def test_trials_left_running_by_a_killed_process_are_failed(tmp_path):

@@ -5,8 +5,9 @@ One call of :func:`fit_predict_deep` does, using ``train_patients`` only:
 1. hold out a stratified fraction of the training patients as the validation
    set for early stopping / ReduceLROnPlateau (never a test patient; guarded);
 2. cap the beats per fit/validation patient at a seeded random subset;
-3. scale the inputs (per-lead z-score from the fit patients' capped beats, or
-   per-beat robust scaling) and optionally decimate;
+3. crop the 150-250 Hz view to the QRS (``hf_crop_ms``), optionally decimate,
+   then scale (per-lead z-score from the fit patients' capped beats, or
+   per-beat scaling), the same for fit, validation and predicted beats;
 4. train with class-weighted binary cross-entropy (weights from the fit beats),
    Adam, early stopping (best weights restored), ReduceLROnPlateau,
    TerminateOnNaN plus a check that raises :class:`NaNLossError`;
@@ -25,6 +26,10 @@ from hfecg_bench.errors import HfecgError, TrialFailedError
 from hfecg_bench.models import deep_arch  # imports TensorFlow first, limiting its threads once
 from hfecg_bench.models.base import FitResult
 from hfecg_bench.models.deep_config import AGGREGATIONS, DeepConfig
+
+
+#: Shortest model input (samples after decimation) the CNNs' pooling stages accept.
+MIN_INPUT_SAMPLES = 16
 
 
 class DeepTrainingError(HfecgError):
@@ -153,23 +158,32 @@ def cap_beats(rows: np.ndarray, beat_patients: np.ndarray, cap: int, rng: np.ran
     return np.sort(perm[rank < cap])
 
 
-def crop_window(n_window: int, fs: float, pre_ms: float, crop_ms, model: str) -> slice:
+def crop_window(n_window: int, fs: float, pre_ms: float, crop_ms, model: str, min_samples: int = 0) -> slice:
     """Samples of a beat window (R at ``pre_ms``) that fall in ``crop_ms`` = (start, end) ms relative to R.
 
-    The crop is clipped to the window; fewer than 8 samples left is a :class:`DeepTrainingError`.
+    The crop is clipped to the window. A crop shorter than ``min_samples`` (what the model needs: the
+    TCN's receptive field, the CNNs' pooling; in samples before decimation) is widened evenly about its
+    centre, so that e.g. a 500 Hz recording still feeds the TCN. A crop that does not overlap the
+    window is a :class:`DeepTrainingError`.
 
     Examples
     --------
     >>> crop_window(400, 1000.0, 150.0, (-60.0, 90.0), "cnn")
     slice(90, 240, None)
+    >>> crop_window(200, 500.0, 150.0, (-60.0, 90.0), "tcn", min_samples=125)   # 75 samples widened to 125
+    slice(20, 145, None)
     """
-    start = max(0, int(round((pre_ms + float(crop_ms[0])) * fs / 1000.0)))
-    stop = min(int(n_window), int(round((pre_ms + float(crop_ms[1])) * fs / 1000.0)))
-    if stop - start < 8:
-        raise DeepTrainingError(f"model {model}: hf_crop_ms={tuple(crop_ms)} leaves {max(0, stop - start)} samples of "
-                                f"the {n_window}-sample beat window (R at {pre_ms:g} ms, fs {fs:g} Hz); "
-                                "widen the crop or set it empty")
-    return slice(start, stop)
+    start = int(round((pre_ms + float(crop_ms[0])) * fs / 1000.0))
+    stop = int(round((pre_ms + float(crop_ms[1])) * fs / 1000.0))
+    if stop <= 0 or start >= n_window:
+        raise DeepTrainingError(f"model {model}: hf_crop_ms={tuple(crop_ms)} lies outside the {n_window}-sample beat "
+                                f"window (R at {pre_ms:g} ms, fs {fs:g} Hz); choose a crop around R or set it empty")
+    missing = int(min_samples) - (stop - start)
+    if missing > 0:
+        start, stop = start - missing // 2, stop + missing - missing // 2
+        shift = max(0, -start) - max(0, stop - n_window)   # slide back inside the window where possible
+        start, stop = start + shift, stop + shift
+    return slice(max(0, start), min(int(n_window), stop))
 
 
 def decimate_beats(X: np.ndarray, factor: int) -> np.ndarray:
@@ -252,7 +266,9 @@ def fit_predict_deep(name: str, beats, train_patients, test_patients, params: di
         if pre_ms is None:
             raise DeepTrainingError(f"model {name}: the beats carry no R position (info['beat_config']['pre_ms']) "
                                     "to crop the QRS by; set deep.hf_crop_ms empty to use the whole window")
-        window = crop_window(X_all.shape[1], float(beats.fs), float(pre_ms), config.hf_crop_ms, name)
+        need = deep_arch.receptive_field(params) if name == "tcn" else MIN_INPUT_SAMPLES
+        window = crop_window(X_all.shape[1], float(beats.fs), float(pre_ms), config.hf_crop_ms, name,
+                             min_samples=max(need, MIN_INPUT_SAMPLES) * config.decimate)
     prep = lambda rows: decimate_beats(np.asarray(X_all[rows][:, window], dtype=np.float32), config.decimate)  # noqa: E731
     X_fit, X_val = prep(rows_fit), prep(rows_val)
     y_fit = labels.reindex(pids[rows_fit]).to_numpy().astype(np.float32)
