@@ -114,6 +114,17 @@ def test_verdict_rules(findings, expected):
     assert verdict == expected and reasons
 
 
+def test_near_ceiling_reasons_name_each_family_best():
+    comp = {"kind": "model_comparison", "misses": [], "families": {
+        "classical": {"model": "rf", "auroc": 0.997}, "deep": {"model": "leadwise_cnn", "auroc": 0.664}}}
+    verdict, reasons = decide([{"kind": "permutation", "p_value": 0.001},
+                               {"kind": "power", "detectable_auroc": 0.66, "best_ci_width": 0.01},
+                               {"kind": "learning_curve", "rising": False, "slope_per_10pct": 0.008}, comp])
+    assert verdict == "near_ceiling"
+    assert "CI is 0.01 wide" in reasons[-1]
+    assert "classical best rf AUROC 0.997; deep best leadwise_cnn AUROC 0.664" in reasons[-1]
+
+
 def test_label_noise_pool_is_the_best_family_above_chance():
     from hfecg_bench.diagnostics.run import consensus_models
 

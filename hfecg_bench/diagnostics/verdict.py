@@ -100,5 +100,10 @@ def decide(findings: list[dict], *, alpha: float = 0.05, moderate_auroc: float =
         if ci_width > wide_ci:
             why.append(f"the best model's 95% CI is {ci_width:.2f} wide")
         return "data_limited", reasons + why
-    return "near_ceiling", reasons + ["models agree, the learning curve is flat and intervals are tight: "
-                                      "little is left to gain from more data or another model family"]
+    fams = comp.get("families") or {}
+    bests = "; ".join(f"{f} best {v['model']} AUROC {v['auroc']:.3f}" for f, v in sorted(fams.items(),
+                                                                                    key=lambda kv: -kv[1]["auroc"]))
+    return "near_ceiling", reasons + [
+        f"the learning curve is flat and the best model's 95% CI is {ci_width:.2f} wide: more patients would "
+        "change little" + (f"; every family is above chance ({bests}), so none misses the signal outright, "
+                           "though a weaker family may still gain from better training" if bests else "")]

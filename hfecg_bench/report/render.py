@@ -14,7 +14,8 @@ VERDICT_TEXT = {
     "no_signal": "No model beats chance, and the cohort was large enough to see a moderate effect.",
     "data_limited": "There is signal (or the cohort is too small to tell), and more or cleaner data is what would help.",
     "model_limited": "A model family misses, with significance, what another family finds on the same folds.",
-    "near_ceiling": "Models agree, the learning curve is flat: little is left to gain.",
+    "near_ceiling": "The best model is near this cohort's ceiling: the learning curve is flat, its interval tight, "
+                    "and no model family misses the signal outright.",
 }
 
 
