@@ -11,11 +11,10 @@ from hfecg_bench.models.base import ModelData
 
 def _beats_for_diagnostics(ctx, models: list[str]):
     """A BeatSet of the run (the deep models' view) for the split-leakage gap, or None."""
-    from hfecg_bench.models.registry import get_spec
-    from hfecg_bench.runner import model_data
+    from hfecg_bench.runner import model_data, run_spec
 
     for name in models:
-        spec = get_spec(name)
+        spec = run_spec(ctx, name)  # the view this run's [deep] section sets
         if spec.input != "features":
             return model_data(ctx, spec).beats
     return None

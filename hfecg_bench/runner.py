@@ -12,6 +12,7 @@ live in ``studies.db``; so the same command on the same run directory resumes.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import platform
 import sys
@@ -66,6 +67,7 @@ class RunContext:
     seed: int
     config: EvalConfig
     data: ModelData
+    run_config: object  # hfecg_bench.config.RunConfig: features, beats, evaluation and deep sections
     plan: FoldPlan
     labels: pd.Series
     resuming: bool = False
@@ -121,25 +123,20 @@ def package_versions() -> dict:
 
 # ----------------------------------------------------------------------------- features
 
-def _feature_configs(profile: str):
-    from hfecg_bench.beats.config import BeatConfig
-    from hfecg_bench.features.config import FeatureConfig
+def _run_config(profile: str, run_config=None):
+    """The run's :class:`~hfecg_bench.config.RunConfig`: the one given (from ``--config``) or the profile's."""
+    if run_config is not None:
+        if run_config.profile != profile:
+            raise HfecgError(f"run config is for profile {run_config.profile!r} but the run asks for {profile!r}")
+        return run_config
+    from hfecg_bench.config import RunConfig
 
-    return FeatureConfig.for_profile(profile), BeatConfig.for_profile(profile)
+    return RunConfig.for_profile(profile)
 
 
 #: Settings a resumed run must share with the stored one, and those short enough to print when they differ.
 RESUME_KEYS = ("seed", "profile", "fingerprint", "config", "feature_config", "beat_config", "deep_config")
 SHOWN_KEYS = ("seed", "profile", "fingerprint")
-
-
-def _deep_config_dict(profile: str) -> dict | None:
-    """The deep models' resolved configuration of ``profile`` (no TensorFlow import), or None without them."""
-    try:
-        from hfecg_bench.models.deep_config import DeepConfig
-    except ImportError:
-        return None
-    return _config_dict(DeepConfig.for_profile(profile))
 
 
 def _config_dict(cfg) -> dict | None:
@@ -149,14 +146,13 @@ def _config_dict(cfg) -> dict | None:
     return json.loads(json.dumps(cfg.as_dict() if hasattr(cfg, "as_dict") else {"repr": repr(cfg)}, default=str))
 
 
-def _extract_features(cohort, profile: str, stream):
+def _extract_features(cohort, fcfg, bcfg, stream):
     try:
         from hfecg_bench.features import extract_features
     except ImportError as exc:
         raise HfecgError(f"the feature extractor (hfecg_bench.features) is not available: {exc}") from None
     from hfecg_bench.commands.common import Progress
 
-    fcfg, bcfg = _feature_configs(profile)
     progress = Progress("features", stream=stream)
     table = extract_features(cohort, config=fcfg, beat_config=bcfg, cache_dir=None, progress=progress)
     progress.done(f"{len(table.frame)} records x {len(table.feature_columns())} features")
@@ -175,7 +171,7 @@ def _save_features(table, run_dir: Path) -> str:
         return "features.csv"
 
 
-def _load_saved_features(run_dir: Path, excluded: list[dict], profile: str):
+def _load_saved_features(run_dir: Path, excluded: list[dict], fcfg, bcfg):
     """The table saved by an earlier invocation (a FeatureTable when that class is importable)."""
     if (run_dir / FEATURES_FILE).exists():
         frame = pd.read_parquet(run_dir / FEATURES_FILE)
@@ -190,7 +186,6 @@ def _load_saved_features(run_dir: Path, excluded: list[dict], profile: str):
     try:
         from hfecg_bench.features import FeatureTable
 
-        fcfg, bcfg = _feature_configs(profile)
         return FeatureTable(frame=frame, excluded=excl, config=fcfg, beat_config=bcfg, info={"reloaded": True})
     except (ImportError, TypeError):
         return LoadedFeatures(frame, excl)
@@ -209,18 +204,18 @@ VIEW_BANDS = {"beats_wideband": "wideband", "beats_hf": "hf"}
 VIEW_LABELS = {"features": "features", "beats_wideband": "beats wideband", "beats_hf": "beats 150-250 Hz"}
 
 
-def _build_beats(cohort, profile: str, view: str, stream):
+def _build_beats(cohort, beat_config, view: str, stream):
     """The BeatSet of one view (``beats_wideband`` / ``beats_hf``) that deep models read as ``ModelData.beats``."""
     if view not in VIEW_BANDS:
         raise HfecgError(f"unknown model input view {view!r}; known: features, {', '.join(VIEW_BANDS)}")
     try:
-        from hfecg_bench.beats import BeatConfig, extract_beatset
+        from hfecg_bench.beats import extract_beatset
     except ImportError as exc:
         raise HfecgError(f"beats for the deep models cannot be built (hfecg_bench.beats: {exc})") from None
     from hfecg_bench.commands.common import Progress
 
     progress = Progress(f"beats ({VIEW_BANDS[view]})", stream=stream)
-    beats = extract_beatset(cohort, BeatConfig.for_profile(profile), band=VIEW_BANDS[view], progress=progress)
+    beats = extract_beatset(cohort, beat_config, band=VIEW_BANDS[view], progress=progress)
     progress.done(f"{len(beats.X)} beats")
     return beats
 
@@ -232,7 +227,7 @@ def model_data(ctx: "RunContext", spec) -> ModelData:
         return ctx.data
     if view not in ctx.beatsets:
         t = time.monotonic()
-        ctx.beatsets[view] = _build_beats(ctx.cohort, ctx.profile, view, ctx.stream)
+        ctx.beatsets[view] = _build_beats(ctx.cohort, ctx.run_config.beats, view, ctx.stream)
         ctx.manifest.setdefault("timings", {})[f"{view}_s"] = round(time.monotonic() - t, 3)
     return ModelData(features=ctx.data.features, beats=ctx.beatsets[view])
 
@@ -241,7 +236,7 @@ def model_data(ctx: "RunContext", spec) -> ModelData:
 
 def prepare_run(cohort, *, out: Path | None = None, profile: str = "quick", seed: int = 0, folds=None,
                 config: EvalConfig | None = None, models: list[str] | None = None, features=None,
-                command: list[str] | None = None, stream=None) -> RunContext:
+                command: list[str] | None = None, stream=None, run_config=None) -> RunContext:
     """Create or reopen the run directory, compute (or reload) features, draw (or reload) the fold plan.
 
     Parameters
@@ -255,11 +250,14 @@ def prepare_run(cohort, *, out: Path | None = None, profile: str = "quick", seed
     folds : int or "loo", optional
         Outer folds (default from the profile config: 5).
     config : EvalConfig, optional
-        Overrides :meth:`EvalConfig.for_profile`.
+        Overrides the evaluation section of ``run_config``.
     models : list of str, optional
         Names that will run (recorded in the manifest; beats are built per view when a model first needs them).
     features : FeatureTable, optional
         A precomputed table (skips extraction).
+    run_config : RunConfig, optional
+        Every section (beats, features, evaluation, deep), e.g. from ``load_run_config`` and ``--config``;
+        default the profile's. Written to the manifest; a resumed run must have the same.
 
     Raises
     ------
@@ -268,15 +266,12 @@ def prepare_run(cohort, *, out: Path | None = None, profile: str = "quick", seed
     """
     stream = stream or sys.stderr
     t0 = time.monotonic()
-    config = (config or EvalConfig.for_profile(profile)).with_folds(folds).validate()
+    run_config = _run_config(profile, run_config)
+    config = (config or run_config.evaluation).with_folds(folds).validate()
     run_dir = Path(out) if out is not None else default_out(getattr(cohort, "dataset", "run"))
     run_dir.mkdir(parents=True, exist_ok=True)
     fingerprint = cohort.fingerprint()
-    try:
-        fcfg, bcfg = _feature_configs(profile)
-    except ImportError:
-        fcfg = bcfg = None
-    deep_cfg = _deep_config_dict(profile)
+    fcfg, bcfg, deep_cfg = run_config.features, run_config.beats, _config_dict(run_config.deep)
     state = {"seed": int(seed), "profile": profile, "fingerprint": fingerprint, "config": config.as_dict(),
              "feature_config": _config_dict(fcfg), "beat_config": _config_dict(bcfg), "deep_config": deep_cfg}
     state_path = run_dir / STATE_FILE
@@ -302,11 +297,11 @@ def prepare_run(cohort, *, out: Path | None = None, profile: str = "quick", seed
     if features is None:
         old_manifest = run_dir / "manifest.json"
         excl = json.loads(old_manifest.read_text()).get("feature_exclusions", []) if old_manifest.exists() else []
-        features = _load_saved_features(run_dir, excl, profile) if resuming else None
+        features = _load_saved_features(run_dir, excl, fcfg, bcfg) if resuming else None
         if features is not None:
             print(f"features: reloaded {len(features.frame)} records from {run_dir}", file=stream, flush=True)
         else:
-            features = _extract_features(cohort, profile, stream)
+            features = _extract_features(cohort, fcfg, bcfg, stream)
             _save_features(features, run_dir)
     elif not any((run_dir / f).exists() for f in (FEATURES_FILE, "features.csv")):
         _save_features(features, run_dir)
@@ -346,7 +341,7 @@ def prepare_run(cohort, *, out: Path | None = None, profile: str = "quick", seed
     manifest["timings"]["prepare_s"] = round(time.monotonic() - t0, 3)
     _write_json(manifest_path, manifest)
     return RunContext(run_dir=run_dir, cohort=cohort, profile=profile, seed=int(seed), config=config,
-                      data=ModelData(features=features), plan=plan, labels=labels,
+                      data=ModelData(features=features), run_config=run_config, plan=plan, labels=labels,
                       resuming=resuming, manifest=manifest, stream=stream)
 
 
@@ -450,12 +445,21 @@ def run_fold(ctx: RunContext, spec, fold: int) -> dict:
     return summary
 
 
+def run_spec(ctx: RunContext, name: str):
+    """The spec of model ``name`` as this run configures it (deep models: the run's ``[deep]`` section)."""
+    from hfecg_bench.models.registry import get_spec
+
+    spec = get_spec(name)
+    if getattr(spec, "family", "") == "deep" and hasattr(spec, "with_config"):
+        spec = spec.with_config(**{f.name: getattr(ctx.run_config.deep, f.name)
+                                   for f in dataclasses.fields(ctx.run_config.deep)})
+    return spec
+
+
 def run_models(ctx: RunContext, names: list[str]) -> pd.DataFrame:
     """Run every named model over every outer fold (finished folds are reloaded) and write
     ``predictions.csv`` and ``train_scores.csv`` for every model of the run directory with all folds done."""
-    from hfecg_bench.models.registry import get_spec
-
-    specs = [get_spec(n) for n in names]
+    specs = [run_spec(ctx, n) for n in names]
     timings = ctx.manifest.setdefault("timings", {}).setdefault("models_s", {})
     for spec in specs:
         t0 = time.monotonic()
@@ -592,11 +596,12 @@ def format_metrics(m: pd.DataFrame) -> str:
 
 
 def run(cohort, models: list[str], *, out: Path | None = None, profile: str = "quick", seed: int = 0, folds=None,
-        config: EvalConfig | None = None, features=None, command=None, stream=None) -> tuple[RunContext, pd.DataFrame]:
+        config: EvalConfig | None = None, features=None, command=None, stream=None,
+        run_config=None) -> tuple[RunContext, pd.DataFrame]:
     """prepare_run + run_models + evaluate_run; returns the context and the metrics table."""
     t0 = time.monotonic()
     ctx = prepare_run(cohort, out=out, profile=profile, seed=seed, folds=folds, config=config, models=models,
-                      features=features, command=command, stream=stream)
+                      features=features, command=command, stream=stream, run_config=run_config)
     run_models(ctx, models)
     metrics = evaluate_run(ctx.run_dir)
     manifest = json.loads((ctx.run_dir / "manifest.json").read_text())

@@ -201,3 +201,38 @@ def test_cli_run_smoke(tmp_path):
     m = pd.read_csv(out / "metrics.csv")
     assert set(m["model"]) == {"dummy", "logreg"}
     assert main(["run", "nonsense", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_cli_config_file_sets_features_and_the_deep_view(tmp_path):
+    """`run --config FILE.toml`: the [features] and [deep] sections reach the fits and the manifest."""
+    pytest.importorskip("tensorflow")
+    from hfecg_bench.cli import main
+
+    toml = tmp_path / "run.toml"
+    toml.write_text('[features]\nhf_order = 2\n[deep]\nview = "beats_wideband"\ndecimate = 4\nmax_epochs = 1\n'
+                    "max_beats_per_patient = 4\n")
+    out = tmp_path / "cfg"
+    args = ["run", "dummy,cnn", "--n-patients", "16", "--prevalence", "0.5", "--duration", "8", "--folds", "2",
+            "--bootstrap", "50",
+            "--seed", "1", "--config", str(toml), "--out", str(out)]
+    assert main(args) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["config"]["features"]["hf_order"] == 2
+    assert manifest["config"]["deep"]["view"] == "beats_wideband" and manifest["config"]["deep"]["decimate"] == 4
+    assert manifest["model_info"]["cnn"] == {"family": "deep", "input": "beats wideband"}
+    fold = json.loads((out / "fold_predictions" / "cnn_fold0.json").read_text())
+    assert fold["info"]["view"] == "beats_wideband"
+    # wideband, uncropped 400 ms window decimated 4x: 100 samples per beat
+    assert fold["info"]["input_shape"] == [100, 12]
+    # the same --out with another config is refused, not mixed
+    (tmp_path / "other.toml").write_text("[deep]\nmax_epochs = 2\n")
+    assert main([*args[:-4], "--config", str(tmp_path / "other.toml"), "--out", str(out)]) == 2
+
+
+def test_config_file_errors_before_any_work(tmp_path, capsys):
+    from hfecg_bench.cli import main
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[deep]\nview = "beats_ultra"\n')
+    assert main(["run", "dummy", "--config", str(bad), "--out", str(tmp_path / "x")]) == 2
+    assert "deep.view" in capsys.readouterr().err and not (tmp_path / "x").exists()

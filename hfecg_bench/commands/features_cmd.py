@@ -22,6 +22,8 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic cohort (default 0)")
     p.add_argument("--profile", choices=["quick", "full"], default="quick",
                    help="feature/beat configuration profile (default quick; full adds extra leads and wavelet level)")
+    p.add_argument("--config", type=Path, metavar="FILE.toml",
+                   help="TOML file overriding the profile's [beats] and [features] settings (e.g. hf_band, hf_order)")
     p.add_argument("--no-cache", action="store_true", help="recompute every record (do not read or write the cache)")
     p.add_argument("--cache-dir", type=Path,
                    help="feature cache folder (default $HFECG_CACHE_DIR/features or ~/.cache/hfecg_bench/features)")
@@ -31,14 +33,15 @@ def register(sub) -> None:
 
 
 def features(args: argparse.Namespace) -> int:
-    from hfecg_bench.beats import BeatConfig
-    from hfecg_bench.features import FeatureConfig, extract_features
+    from hfecg_bench.config import load_run_config
+    from hfecg_bench.features import extract_features
 
     if args.out.suffix not in (".csv", ".parquet"):
         raise HfecgError(f"--out {args.out}: use a .csv or .parquet file name")
+    run_config = load_run_config(args.profile, args.config)  # a bad file fails before any data is read
     cohort = cohort_from_args(args, seed=args.seed, quiet=args.json)
     progress = Progress("features")
-    table = extract_features(cohort, FeatureConfig.for_profile(args.profile), BeatConfig.for_profile(args.profile),
+    table = extract_features(cohort, run_config.features, run_config.beats,
                              cache_dir=False if args.no_cache else args.cache_dir, progress=progress)
     progress.done()
     if table.frame.empty:

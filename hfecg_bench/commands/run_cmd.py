@@ -34,6 +34,10 @@ def register(sub) -> None:
     p.add_argument("--trials", type=int, help="Optuna trials per model and outer fold (overrides the profile; 0 = defaults)")
     p.add_argument("--inner-folds", type=int, help="inner tuning folds (overrides the profile)")
     p.add_argument("--bootstrap", type=int, help="bootstrap resamples for the CIs (overrides the profile)")
+    p.add_argument("--config", type=Path, metavar="FILE.toml",
+                   help="TOML file overriding the profile's settings by section: [beats], [features] (e.g. hf_band, "
+                        "hf_order), [evaluation], [deep] (e.g. view = \"beats_wideband\", hf_crop_ms, max_epochs); "
+                        "unknown sections or fields are an error; the resolved settings go into manifest.json")
     p.set_defaults(handler=run_command)
 
 
@@ -41,12 +45,13 @@ def run_command(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from hfecg_bench import runner
-    from hfecg_bench.evaluation.config import EvalConfig
+    from hfecg_bench.config import load_run_config
     from hfecg_bench.models.registry import resolve_names
 
     t0 = time.monotonic()
     names = resolve_names(args.models)
-    config = EvalConfig.for_profile(args.profile).with_folds(args.folds)
+    run_config = load_run_config(args.profile, args.config)
+    config = run_config.evaluation.with_folds(args.folds)
     over = {k: v for k, v in (("n_trials", args.trials), ("n_inner_folds", args.inner_folds),
                               ("n_bootstrap", args.bootstrap)) if v is not None}
     config = replace(config, **over).validate()
@@ -55,6 +60,7 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"run directory: {out}", file=sys.stderr)
     cohort = cohort_from_args(args, seed=args.seed)
     ctx = runner.prepare_run(cohort, out=out, profile=args.profile, seed=args.seed, config=config, models=names,
+                             run_config=run_config,
                              command=[Path(sys.executable).name, "-m", "hfecg_bench", *sys.argv[1:]])
     runner.run_models(ctx, names)
     metrics = runner.evaluate_run(ctx.run_dir)
