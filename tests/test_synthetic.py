@@ -230,6 +230,10 @@ def test_null_has_no_class_difference():
     lf = np.array([[np.ptp(sosfiltfilt(LF_SOS, averaged(r, p["r_peaks"], 150, 150), axis=0)[100:200], axis=0).mean()]
                    for r, p in zip(c.records, truth["patients"])])
     assert 0.35 <= roc_auc_score(y, lf[:, 0]) <= 0.65          # nor does the QRS amplitude
+    # benign RAZ (the only RAZ of null) in both classes at the same rate, not only in negatives
+    has_raz = np.array([bool(p["raz_leads"]) for p in truth["patients"]])
+    assert has_raz[y == 1].any() and has_raz[y == 0].any()
+    assert abs(has_raz[y == 1].mean() - has_raz[y == 0].mean()) < 0.15
     for a, b in zip(c.records, eff.records):                # negatives are the very same recordings
         if a.label == 0:
             assert np.array_equal(a.signal, b.signal)

@@ -163,7 +163,9 @@ def draw_patient(rng: np.random.Generator, plan: Plan, fs: float, duration_s: fl
     benign_depth = rng.uniform(0.3, 0.5)
     affected = LEAD_GROUPS[group] if (plan.hf_effect > 0 and plan.label == 1) else ()
     raz_leads = dict.fromkeys(affected, raz_depth)
-    if benign and plan.label == 0:
+    # a shallow benign RAZ in ~15% of the patients who do not carry the effect: in hf_effect the negatives
+    # (so a RAZ alone does not give the label away), in null / conventional_effect everyone (no class signal)
+    if benign and not affected:
         raz_leads.update(dict.fromkeys(benign_leads, benign_depth))
     osc = np.cos(2 * np.pi * freqs[None, :, None] * t[:, None, None] + phases[None]).sum(axis=1)   # (n_t, 12)
     env = np.exp(-0.5 * ((t - env_c) / env_s) ** 2)

@@ -47,7 +47,7 @@ from hfecg_bench.data.synth_physio import Plan, draw_patient
 from hfecg_bench.errors import HfecgError, ParameterError
 from hfecg_bench.leads import STANDARD_LEADS
 
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 
 # preset -> defaults: HF effect, label noise, conventional (ST/QRS) effect, per-beat white-noise range (uV)
 PRESETS: dict[str, dict] = {
