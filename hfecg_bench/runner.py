@@ -271,9 +271,10 @@ def prepare_run(cohort, *, out: Path | None = None, profile: str = "quick", seed
     run_dir = Path(out) if out is not None else default_out(getattr(cohort, "dataset", "run"))
     run_dir.mkdir(parents=True, exist_ok=True)
     fingerprint = cohort.fingerprint()
-    fcfg, bcfg, deep_cfg = run_config.features, run_config.beats, _config_dict(run_config.deep)
+    fcfg, bcfg = run_config.features, run_config.beats
+    stored = {"features": _config_dict(fcfg), "beats": _config_dict(bcfg), "deep": _config_dict(run_config.deep)}
     state = {"seed": int(seed), "profile": profile, "fingerprint": fingerprint, "config": config.as_dict(),
-             "feature_config": _config_dict(fcfg), "beat_config": _config_dict(bcfg), "deep_config": deep_cfg}
+             "feature_config": stored["features"], "beat_config": stored["beats"], "deep_config": stored["deep"]}
     state_path = run_dir / STATE_FILE
     resuming = state_path.exists()
     if resuming:
@@ -281,8 +282,8 @@ def prepare_run(cohort, *, out: Path | None = None, profile: str = "quick", seed
         # a resumed run must not mix folds fitted under other settings (e.g. an older deep input crop)
         diff = [k for k in RESUME_KEYS if old.get(k) != state[k]]
         if diff:
-            shown = ", ".join(f"{k}: {old.get(k)!r} there vs {state[k]!r} now" for k in diff if k in SHOWN_KEYS)
-            shown = "; ".join(x for x in [shown, ", ".join(f"{k} differs" for k in diff if k not in SHOWN_KEYS)] if x)
+            shown = ", ".join(f"{k}: {old.get(k)!r} there vs {state[k]!r} now" if k in SHOWN_KEYS else f"{k} differs"
+                              for k in diff)
             raise HfecgError(f"{run_dir} holds a run with other settings ({shown}); use another --out")
         done = sorted(p.stem for p in (run_dir / FOLD_DIR).glob("*.json")) if (run_dir / FOLD_DIR).exists() else []
         print(f"resuming run in {run_dir}: {len(done)} finished model fold(s) kept", file=stream, flush=True)
@@ -324,8 +325,7 @@ def prepare_run(cohort, *, out: Path | None = None, profile: str = "quick", seed
         "command": command if command is not None else sys.argv,
         "created": manifest.get("created", datetime.now().isoformat(timespec="seconds")),
         "profile": profile, "seed": int(seed),
-        "config": {"evaluation": config.as_dict(), "features": _config_dict(fcfg), "beats": _config_dict(bcfg),
-                   "deep": deep_cfg},
+        "config": {"evaluation": config.as_dict(), **stored},
         "seeds": {"run": int(seed), "folds": derive_seed(seed, "folds"),
                   "bootstrap": derive_seed(seed, "bootstrap"),
                   "inner_folds": {str(k): derive_seed(seed, "inner", k) for k in range(plan.n_folds)}},
@@ -450,9 +450,8 @@ def run_spec(ctx: RunContext, name: str):
     from hfecg_bench.models.registry import get_spec
 
     spec = get_spec(name)
-    if getattr(spec, "family", "") == "deep" and hasattr(spec, "with_config"):
-        spec = spec.with_config(**{f.name: getattr(ctx.run_config.deep, f.name)
-                                   for f in dataclasses.fields(ctx.run_config.deep)})
+    if getattr(spec, "family", "") == "deep":
+        spec = spec.with_config(**dataclasses.asdict(ctx.run_config.deep))
     return spec
 
 

@@ -77,6 +77,10 @@ def inner_cv(spec, data: ModelData, splits, labels: pd.Series, params: dict, see
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
+def _n_finished(study: optuna.Study) -> int:
+    return sum(t.state in FINISHED for t in study.get_trials(deepcopy=False))
+
+
 def completed_trials(path: Path, study_name: str) -> int | None:
     """Finished (complete or pruned) trials of a stored study, or None when the file or study does not exist
     (nothing is created)."""
@@ -89,7 +93,7 @@ def completed_trials(path: Path, study_name: str) -> int | None:
     for s in summaries:
         if s.study_name == study_name:
             study = optuna.load_study(study_name=study_name, storage=storage_url(path))
-            return sum(t.state in FINISHED for t in study.get_trials(deepcopy=False))
+            return _n_finished(study)
     return None
 
 
@@ -121,7 +125,7 @@ def tune(spec, data: ModelData, splits, labels: pd.Series, *, n_trials: int, pro
         auc, oof = inner_cv(spec, data, splits, labels, params, fit_seed, profile, where)
         return TuneResult(params=params, inner_auroc=auc, oof=oof)
     study = open_study(db_path, study_name, tpe_seed, n_startup)
-    done = sum(t.state in FINISHED for t in study.get_trials(deepcopy=False))
+    done = _n_finished(study)
     remaining = max(0, n_trials - done)
     t0 = time.monotonic()
     tty = getattr(stream, "isatty", lambda: False)()

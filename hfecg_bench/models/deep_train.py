@@ -266,10 +266,11 @@ def fit_predict_deep(name: str, beats, train_patients, test_patients, params: di
         if pre_ms is None:
             raise DeepTrainingError(f"model {name}: the beats carry no R position (info['beat_config']['pre_ms']) "
                                     "to crop the QRS by; set deep.hf_crop_ms empty to use the whole window")
-        need = deep_arch.receptive_field(params) if name == "tcn" else MIN_INPUT_SAMPLES
+        need = max(MIN_INPUT_SAMPLES, deep_arch.receptive_field(params) if name == "tcn" else 0)
         window = crop_window(X_all.shape[1], float(beats.fs), float(pre_ms), config.hf_crop_ms, name,
-                             min_samples=max(need, MIN_INPUT_SAMPLES) * config.decimate)
-    prep = lambda rows: decimate_beats(np.asarray(X_all[rows][:, window], dtype=np.float32), config.decimate)  # noqa: E731
+                             min_samples=need * config.decimate)
+    # one gather of just the cropped samples (not whole windows copied, then sliced)
+    prep = lambda rows: decimate_beats(np.asarray(X_all[rows, window], dtype=np.float32), config.decimate)  # noqa: E731
     X_fit, X_val = prep(rows_fit), prep(rows_val)
     y_fit = labels.reindex(pids[rows_fit]).to_numpy().astype(np.float32)
     y_val = labels.reindex(pids[rows_val]).to_numpy().astype(np.float32)
