@@ -26,25 +26,16 @@ from pathlib import Path  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hfecg_bench.cohort import Cohort  # noqa: E402
+from hfecg_bench.data import generate_cohort  # noqa: E402
 from hfecg_bench.features import FeatureConfig, extract_features  # noqa: E402
 from hfecg_bench.leads import STANDARD_LEADS  # noqa: E402
 
-PTB_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "ptb-sample" / "ptbdb"
 
 
 def load_records(n: int, seed: int):
-    """The first ``n`` records of the synthetic default cohort, or of the PTB sample if unavailable."""
-    try:
-        from hfecg_bench.data.synthetic import SynthParams, generate_cohort
-
-        cohort = generate_cohort(SynthParams(seed=seed))
-        return cohort.records[:n], "synthetic (default preset)"
-    except ImportError as exc:
-        from hfecg_bench.data import load_cohort
-
-        print(f"synthetic generator unavailable ({exc}); using the PTB sample", file=sys.stderr)
-        cohort = load_cohort("ptbdb", data_dir=PTB_SAMPLE)
-        return cohort.records[:n], "ptb-sample"
+    """The first ``n`` records of the synthetic default cohort."""
+    cohort = generate_cohort(preset="hf_effect", seed=seed)
+    return cohort.records[:n], "synthetic (default preset)"
 
 
 def time_hfecg(records, repeats: int) -> float:

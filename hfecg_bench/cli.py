@@ -1,7 +1,8 @@
 """The command line: `python -m hfecg_bench {run,data,features,report} ...`.
 
 Every error hfecg_bench raises on purpose ends with a message on stderr and exit
-code 2, never a traceback; warnings are printed as one line each.
+code 2, never a traceback; a bad parameter is named by its flag (``--folds``);
+warnings are printed as one line each.
 """
 from __future__ import annotations
 
@@ -10,12 +11,16 @@ import sys
 import warnings
 
 from hfecg_bench import __version__
-from hfecg_bench.errors import HfecgError, HfecgWarning
+from hfecg_bench.commands import data_cmd, features_cmd, report_cmd, run_cmd
+from hfecg_bench.errors import HfecgError, HfecgWarning, ParameterError
+from hfecg_bench.runtime import setup_runtime
+
+#: Library parameter names whose command-line flag is not simply ``--name`` with dashes.
+FLAG_OF = {"n_trials": "--trials", "n_inner_folds": "--inner-folds", "n_bootstrap": "--bootstrap",
+           "duration_s": "--duration", "config": "--config"}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from hfecg_bench.commands import data_cmd, features_cmd, report_cmd, run_cmd
-
     parser = argparse.ArgumentParser(
         prog="python -m hfecg_bench",
         description="Leakage-free benchmark for classifying patients from high-frequency (>= 1000 Hz) 12-lead ECG: "
@@ -29,6 +34,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _option_strings(parser: argparse.ArgumentParser) -> set[str]:
+    """Every ``--flag`` of ``parser`` and its subcommands."""
+    out = set()
+    for action in parser._actions:  # argparse keeps no public list of its actions
+        out.update(o for o in action.option_strings if o.startswith("--"))
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                out |= _option_strings(sub)
+    return out
+
+
+def flag_message(exc: ParameterError, flags: set[str]) -> str:
+    """The message of a bad parameter, naming it by its command-line flag where it has one.
+
+    >>> flag_message(ParameterError("n_trials", -1, "an integer >= 0"), {"--trials"})
+    'invalid --trials -1: an integer >= 0'
+    >>> flag_message(ParameterError("hf_order", 0, "an integer >= 1"), {"--trials"})
+    'invalid hf_order=0: an integer >= 1'
+    """
+    flag = FLAG_OF.get(exc.name, "--" + str(exc.name).replace("_", "-"))
+    if flag not in flags:
+        return str(exc)
+    valid = str(exc.valid).replace(str(exc.name), flag)
+    return f"missing {flag}: {valid}" if exc.value is None else f"invalid {flag} {exc.value}: {valid}"
+
+
 def _format_warning(message, category, filename, lineno, line=None):
     if issubclass(category, HfecgWarning):
         return f"warning: {message}\n"
@@ -36,11 +67,17 @@ def _format_warning(message, category, filename, lineno, line=None):
 
 
 def main(argv: list[str] | None = None) -> int:
+    setup_runtime()
     warnings.formatwarning = _format_warning
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = argv
     try:
         return int(args.handler(args) or 0)
+    except ParameterError as exc:
+        print(f"error: {flag_message(exc, _option_strings(parser))}", file=sys.stderr)
+        return 2
     except HfecgError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -4,6 +4,21 @@ A :class:`Record` is either a continuous recording (``signal`` of shape
 ``(n_samples, n_leads)``) or a set of pre-cut beats (``beats`` of shape
 ``(n_beats, n_window, n_leads)``, from the ``npz`` and ``beats`` sources).
 Values are float32 millivolts, time first, as wfdb returns and Keras consumes.
+
+A record may come without a label (data to featurise or to score); anything that trains or
+evaluates needs one label per patient (:meth:`Cohort.require_labels`).
+
+Examples
+--------
+>>> import numpy as np
+>>> sig = np.zeros((2000, 3), np.float32)
+>>> rec = Record("r1", "p1", fs=1000.0, lead_names=("i", "avr", "v1"), signal=sig)
+>>> rec.lead_names, rec.label, rec.duration_s
+(('I', 'aVR', 'V1'), None, 2.0)
+>>> cohort = Cohort([rec, Record("r2", "p2", fs=1000.0, lead_names=("I", "aVR", "V1"), signal=sig, label=1)],
+...                 dataset="memory")
+>>> len(cohort), cohort.patient_ids, cohort.is_labelled
+(2, ['p1', 'p2'], False)
 """
 from __future__ import annotations
 
@@ -13,8 +28,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hfecg_bench.errors import HfecgError
-from hfecg_bench.leads import STANDARD_LEADS
+from hfecg_bench.errors import HfecgError, ParameterError
+from hfecg_bench.leads import STANDARD_LEADS, normalize_leads
 
 
 @dataclass(eq=False)
@@ -27,12 +42,14 @@ class Record:
         Unique within the cohort.
     patient_id : str
         Several records may share a patient; every split is by patient.
-    label : int
-        0 or 1, the same for all records of a patient.
+    label : {0, 1} or None, default None
+        The patient's class, the same for all records of a patient; None for a record
+        without a label (it can be featurised, not trained on).
     fs : float
         Sampling rate in Hz.
-    lead_names : tuple of str
-        Normalised lead names (see :mod:`hfecg_bench.leads`), one per column.
+    lead_names : sequence of str
+        Lead names, one per column; normalised on construction with
+        :func:`hfecg_bench.leads.normalize_leads` (``"avr"`` -> ``"aVR"``, ``"v1"`` -> ``"V1"``).
     signal : ndarray of float32, shape (n_samples, n_leads), optional
         Continuous recording in mV.
     beats : ndarray of float32, shape (n_beats, n_window, n_leads), optional
@@ -45,23 +62,34 @@ class Record:
 
     record_id: str
     patient_id: str
-    label: int
-    fs: float
-    lead_names: tuple[str, ...]
+    label: int | None = None
+    # fs and lead_names follow the optional label, so they need a default; None means "missing"
+    fs: float = None
+    lead_names: tuple[str, ...] = None
     signal: np.ndarray | None = None
     beats: np.ndarray | None = None
     source: str = "memory"
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        # normalised once here so that "avr" and "aVR" are the same column everywhere downstream
+        if self.fs is None or not np.isfinite(self.fs) or self.fs <= 0:
+            raise ParameterError("fs", self.fs, f"record {self.record_id}: sampling rate in Hz, > 0, is required")
+        if self.lead_names is None or isinstance(self.lead_names, str):
+            raise ParameterError("lead_names", self.lead_names,
+                                 f"record {self.record_id}: one lead name per signal column is required")
+        # (duplicated names are reported by the loaders' check_leads, which must see every problem)
+        self.lead_names = normalize_leads(self.lead_names)
         if (self.signal is None) == (self.beats is None):
             raise HfecgError(f"record {self.record_id}: exactly one of signal or beats must be given")
         data = self.signal if self.signal is not None else self.beats
         if data.shape[-1] != len(self.lead_names):
             raise HfecgError(f"record {self.record_id}: {data.shape[-1]} signal columns but "
                              f"{len(self.lead_names)} lead names")
-        if self.label not in (0, 1):
-            raise HfecgError(f"record {self.record_id}: label must be 0 or 1, got {self.label!r}")
+        if self.label is not None and (isinstance(self.label, bool) or self.label not in (0, 1)):
+            raise HfecgError(f"record {self.record_id}: label must be 0, 1 or None, got {self.label!r}")
+        if self.label is not None:
+            self.label = int(self.label)
 
     @property
     def is_beats(self) -> bool:
@@ -120,6 +148,7 @@ class Cohort:
     Parameters
     ----------
     records : list of Record
+        Records of one patient must agree on the label (all None, or all the same 0/1).
     dataset : str
         Source name (``synthetic``, ``ptbdb``, ``wfdb``, ``npz``, ``beats``).
     excluded : list of Excluded
@@ -153,14 +182,35 @@ class Cohort:
         """Distinct patient ids, in first-seen order."""
         return list(dict.fromkeys(r.patient_id for r in self.records))
 
-    def patient_labels(self) -> dict[str, int]:
-        """Patient id -> label."""
+    @property
+    def is_labelled(self) -> bool:
+        """True when every record has a label (0 or 1)."""
+        return all(r.label is not None for r in self.records)
+
+    def require_labels(self, purpose: str = "training") -> "Cohort":
+        """Return ``self``, or raise :class:`HfecgError` naming the records without a label.
+
+        Parameters
+        ----------
+        purpose : str
+            What needs the labels, for the message (e.g. ``"training"``, ``"evaluation"``).
+        """
+        missing = [r.record_id for r in self.records if r.label is None]
+        if missing:
+            shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            raise HfecgError(f"{purpose} needs one label (0 or 1) per patient; {len(missing)} record(s) "
+                             f"have none: {shown}")
+        return self
+
+    def patient_labels(self) -> dict[str, int | None]:
+        """Patient id -> label (None for a patient without one)."""
         return {r.patient_id: r.label for r in self.records}
 
     def describe(self) -> dict:
         """Counts for ``data describe`` and the run manifest (JSON-serialisable).
 
-        ``n_positive`` / ``n_negative`` count patients, not records.
+        ``n_positive`` / ``n_negative`` count patients, not records; ``n_unlabelled`` (patients
+        without a label) appears only when there are some.
         """
         labels = self.patient_labels()
         fs = sorted({int(r.fs) if float(r.fs).is_integer() else float(r.fs) for r in self.records})
@@ -183,6 +233,9 @@ class Cohort:
             "n_beats_precut": sum(int(r.beats.shape[0]) for r in self.records if r.is_beats) or None,
             "excluded": [e.as_dict() for e in self.excluded],
         }
+        unlabelled = sum(1 for v in labels.values() if v is None)
+        if unlabelled:
+            out["n_unlabelled"] = unlabelled
         out.update({k: v for k, v in self.info.items() if k not in out and k != "truth"})
         return out
 

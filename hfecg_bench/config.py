@@ -27,17 +27,16 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from hfecg_bench.beats.config import BeatConfig
 from hfecg_bench.errors import HfecgError, ParameterError
+from hfecg_bench.evaluation.config import EvalConfig
+from hfecg_bench.features.config import FeatureConfig
+from hfecg_bench.models.deep_config import DeepConfig
 
 PROFILES = ("quick", "full")
 
 
 def _sections():
-    from hfecg_bench.beats.config import BeatConfig
-    from hfecg_bench.evaluation.config import EvalConfig
-    from hfecg_bench.features.config import FeatureConfig
-    from hfecg_bench.models.deep_config import DeepConfig
-
     return {"beats": BeatConfig, "features": FeatureConfig, "evaluation": EvalConfig, "deep": DeepConfig}
 
 
@@ -60,8 +59,7 @@ class RunConfig:
     def as_dict(self) -> dict:
         out = {"profile": self.profile}
         for name in _sections():
-            section = getattr(self, name)
-            out[name] = section.as_dict() if hasattr(section, "as_dict") else dataclasses.asdict(section)
+            out[name] = getattr(self, name).as_dict()
         return out
 
 
@@ -95,8 +93,5 @@ def load_run_config(profile: str = "quick", path: Path | None = None) -> RunConf
         if bad:
             raise HfecgError(f"config file {path}: unknown field(s) {bad} in [{name}]; known: {sorted(fields)}")
         changes = {k: _coerce(v, getattr(section, k)) for k, v in values.items()}
-        new = dataclasses.replace(section, **changes)
-        if hasattr(new, "validate"):
-            new = new.validate() or new
-        setattr(cfg, name, new)
+        setattr(cfg, name, dataclasses.replace(section, **changes))  # each section validates itself on creation
     return cfg

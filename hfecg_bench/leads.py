@@ -29,5 +29,23 @@ def normalize_lead(name: str) -> str:
 
 
 def normalize_leads(names) -> tuple[str, ...]:
-    """Normalise every name of a sequence of lead names (order kept)."""
+    """Normalise every name of a sequence of lead names (order kept).
+
+    Parameters
+    ----------
+    names : iterable of str
+        Lead names as a source wrote them.
+
+    Returns
+    -------
+    tuple of str
+        Canonical names (:func:`normalize_lead`), one per input name.
+
+    Examples
+    --------
+    >>> normalize_leads(["i", "AVR", "v1", "MLII", "vz"])
+    ('I', 'aVR', 'V1', 'II', 'vz')
+    >>> normalize_leads(STANDARD_LEADS) == STANDARD_LEADS
+    True
+    """
     return tuple(normalize_lead(n) for n in names)

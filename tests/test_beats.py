@@ -6,6 +6,7 @@ import pytest
 
 from hfecg_bench.beats import (BeatConfig, align_beats, beats_from_record, beats_process, extract_beatset,
                                fractional_shift)
+from hfecg_bench.beats.beatset import beat_cache_key
 from hfecg_bench.cohort import Cohort, Record
 from hfecg_bench.errors import HfecgError, ParameterError
 
@@ -160,6 +161,39 @@ def test_beatset_cache_gives_identical_beats(tmp_path):
     a = extract_beatset(cohort, BeatConfig(), cache_dir=tmp_path, leads=leads)
     b = extract_beatset(cohort, BeatConfig(), cache_dir=tmp_path, leads=leads)
     assert list(tmp_path.glob("*.npz")) and np.array_equal(a.X, b.X)
+
+
+def _band_share(X: np.ndarray, lo: float, hi: float) -> float:
+    """Fraction of the beats' power (FFT along the window) between lo and hi Hz."""
+    power = np.abs(np.fft.rfft(X, axis=1)) ** 2
+    freqs = np.fft.rfftfreq(X.shape[1], 1 / FS)
+    return float(power[:, (freqs >= lo) & (freqs <= hi)].sum() / power.sum())
+
+
+def test_hf_band_is_a_parameter_of_the_beatset_and_its_cache_key(tmp_path):
+    leads = ("I", "II", "III")
+    cohort = Cohort([Record("r0", "p0", 0, FS, leads, signal=make_signal(n_beats=12)[0])], "memory")
+    rec = cohort.records[0]
+    default = extract_beatset(cohort, band="hf", leads=leads, cache_dir=tmp_path)
+    low = extract_beatset(cohort, band="hf", hf_band=(100, 200), leads=leads, cache_dir=tmp_path)
+    assert default.info["hf_band"] == [150.0, 250.0] and low.info["hf_band"] == [100.0, 200.0]
+    assert default.X.shape == low.X.shape and not np.allclose(default.X, low.X)
+    # each view's power lies in its own band: 210-250 Hz only in the default, 100-140 Hz only in the other
+    assert _band_share(default.X, 210, 250) > 3 * _band_share(low.X, 210, 250)
+    assert _band_share(low.X, 100, 140) > 3 * _band_share(default.X, 100, 140)
+    cfg = BeatConfig()
+    k_default = beat_cache_key(rec, cfg, "hf", leads)
+    assert k_default == beat_cache_key(rec, cfg, "hf", leads, (150, 250))
+    assert k_default != beat_cache_key(rec, cfg, "hf", leads, (100, 200))
+    assert beat_cache_key(rec, cfg, "wideband", leads) == beat_cache_key(rec, cfg, "wideband", leads, (100, 200))
+    assert len(list(tmp_path.glob("*.npz"))) == 2
+    again = extract_beatset(cohort, band="hf", hf_band=(100, 200), leads=leads, cache_dir=tmp_path)
+    assert np.array_equal(again.X, low.X)
+    with pytest.raises(ParameterError, match="hf_band"):
+        extract_beatset(cohort, band="hf", hf_band=(200, 100), leads=leads)
+    assert "hf_band" not in BeatConfig().as_dict()
+    with pytest.raises(ParameterError, match="features.hf_band"):
+        BeatConfig.from_dict({"hf_band": [100, 200]})
 
 
 def test_config_profiles_and_validation():

@@ -10,10 +10,13 @@ import sys
 from dataclasses import dataclass, field
 
 import numpy as np
+import optuna
 import pandas as pd
 import pytest
 
+from hfecg_bench.beats.beatset import cap_beats
 from hfecg_bench.errors import HfecgError, ParameterError
+from hfecg_bench.evaluation.metrics import aggregate_patient_probs
 from hfecg_bench.models.base import ModelData
 from hfecg_bench.models.deep import DEEP_SPECS, DeepConfig, receptive_field
 
@@ -75,16 +78,16 @@ def tiny():
 def test_aggregate_patient_probs_numbers():
     probs = [0.1, 0.2, 0.9, 0.3, 0.5, 0.6, 0.7, 0.8, 0.0, 1.0]
     pids = ["a", "a", "a", "b", "b", "b", "b", "b", "b", "b"]
-    mean = deep_train.aggregate_patient_probs(probs, pids, "mean")
+    mean = aggregate_patient_probs(probs, pids, "mean")
     assert list(mean.index) == ["a", "b"]
     assert mean["a"] == pytest.approx(0.4) and mean["b"] == pytest.approx(3.9 / 7)
-    med = deep_train.aggregate_patient_probs(probs, pids, "median")
+    med = aggregate_patient_probs(probs, pids, "median")
     assert med["a"] == pytest.approx(0.2) and med["b"] == pytest.approx(0.6)
     # b sorted: 0.0 0.3 0.5 0.6 0.7 0.8 1.0; trim 0.2 -> floor(1.4) = 1 cut per end -> mean(0.3..0.8) = 0.58
-    trimmed = deep_train.aggregate_patient_probs(probs, pids, "trimmed_mean", trim=0.2)
+    trimmed = aggregate_patient_probs(probs, pids, "trimmed_mean", trim=0.2)
     assert trimmed["b"] == pytest.approx(2.9 / 5) and trimmed["a"] == pytest.approx(0.4)  # 3 beats: nothing cut
     with pytest.raises(HfecgError, match="method"):
-        deep_train.aggregate_patient_probs(probs, pids, "max")
+        aggregate_patient_probs(probs, pids, "max")
 
 
 def test_validation_split_uses_training_patients_only():
@@ -109,10 +112,10 @@ def test_too_few_patients_per_class_is_a_clear_error():
 
 def test_cap_beats_per_patient_is_seeded():
     pids = np.repeat(np.array(["a", "b", "c"]), [50, 5, 12])
-    rows = deep_train.cap_beats(np.arange(pids.size), pids, 10, np.random.default_rng(3))
+    rows = cap_beats(np.arange(pids.size), pids, 10, np.random.default_rng(3))
     counts = pd.Series(pids[rows]).value_counts()
     assert counts.to_dict() == {"a": 10, "c": 10, "b": 5}
-    assert np.array_equal(rows, deep_train.cap_beats(np.arange(pids.size), pids, 10, np.random.default_rng(3)))
+    assert np.array_equal(rows, cap_beats(np.arange(pids.size), pids, 10, np.random.default_rng(3)))
 
 
 def test_config_profiles_and_hf_decimation_guard():
@@ -157,8 +160,7 @@ def test_hf_view_is_cropped_to_the_qrs_and_wideband_is_not(tiny):
 
 
 def test_suggest_draws_the_search_space():
-    optuna = pytest.importorskip("optuna")
-    for name, spec in DEEP_SPECS.items():  # one study per model, as the runner does
+    for name, spec in DEEP_SPECS.items():  # one study per model, as the pipeline does
         study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
         params = spec.suggest(study.ask(), "full")
         assert {"lr", "width", "dropout", "l2", "kernel_size", "batch_size"} <= set(params), name

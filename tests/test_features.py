@@ -6,7 +6,9 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
+from hfecg_bench.bands import HF_BAND_HZ
 from hfecg_bench.cohort import Cohort, Record
+from hfecg_bench.data import generate_cohort
 from hfecg_bench.errors import ParameterError
 from hfecg_bench.features import FeatureConfig, extract_features, split_column
 from hfecg_bench.leads import STANDARD_LEADS as LEADS
@@ -16,9 +18,7 @@ GROUPS = ("hf", "wavelet", "spectral", "conventional")
 
 @pytest.fixture(scope="module")
 def synth():
-    from hfecg_bench.data.synthetic import SynthParams, generate_cohort
-
-    cohort = generate_cohort(SynthParams(preset="hf_effect", seed=21, n_patients=40, duration_s=20))
+    cohort = generate_cohort(preset="hf_effect", seed=21, n_patients=40, duration_s=20)
     table = extract_features(cohort, cache_dir=False)
     return cohort, table
 
@@ -111,8 +111,26 @@ def test_too_few_beats_excluded_and_missing_lead_logged(synth):
     assert not table.frame.filter(like="V5__").isna().any().any()
 
 
+def test_unlabelled_records_are_featurised_with_na_labels(synth):
+    cohort, table = synth
+    recs = cohort.records[:3]
+    bare = [Record(r.record_id, r.patient_id, fs=r.fs, lead_names=[n.lower() for n in r.lead_names],
+                   signal=r.signal) for r in recs]
+    assert bare[0].label is None and bare[0].lead_names == LEADS        # "avr" etc. normalised
+    out = extract_features(Cohort(bare, "memory"), cache_dir=False)
+    assert str(out.frame["label"].dtype) == "Int64" and out.frame["label"].isna().all()
+    feats = table.feature_columns()
+    np.testing.assert_array_equal(out.frame[feats].to_numpy(), table.frame[feats].iloc[:3].to_numpy())
+    # one labelled, two not: nullable integers, the labelled value kept
+    mixed = extract_features(Cohort([recs[0]] + bare[1:], "memory"), cache_dir=False)
+    assert mixed.frame["label"].tolist()[0] == recs[0].label and mixed.frame["label"].isna().sum() == 2
+    assert table.frame["label"].dtype == np.int64                       # all labelled: plain int64 as before
+
+
 def test_config_validation_and_profiles():
-    assert FeatureConfig().as_dict()["hf_band"] == [150.0, 250.0]
+    assert FeatureConfig().as_dict()["hf_band"] == [150.0, 250.0] == list(HF_BAND_HZ)
+    with pytest.raises(ParameterError, match="hf_band"):
+        FeatureConfig(hf_band=(250, 150))
     assert FeatureConfig.for_profile("full").include_extra_leads
     with pytest.raises(ParameterError, match="groups"):
         FeatureConfig(groups=("hf", "nope"))

@@ -8,11 +8,11 @@ from sklearn.metrics import roc_auc_score
 
 from hfecg_bench.evaluation.bootstrap import bootstrap_ci, draw_resamples, resampled_metrics
 from hfecg_bench.evaluation.delong import delong_auc_cov, delong_test, midrank
-from hfecg_bench.evaluation.metrics import patient_mean, patient_metrics, youden_threshold
+from hfecg_bench.evaluation.metrics import aggregate_patient_probs, patient_metrics, youden_threshold
 
 
-def test_patient_mean_averages_records_and_is_exact_for_constants():
-    s = patient_mean([0.2, 0.4, 0.9, 0.3, 0.3, 0.3], ["a", "a", "b", "c", "c", "c"])
+def test_patient_aggregation_averages_records_and_is_exact_for_constants():
+    s = aggregate_patient_probs([0.2, 0.4, 0.9, 0.3, 0.3, 0.3], ["a", "a", "b", "c", "c", "c"])
     assert s.to_dict() == pytest.approx({"a": 0.3, "b": 0.9, "c": 0.3})
     assert s["a"] == s["c"]  # a constant model gives tied patients, not float noise
 

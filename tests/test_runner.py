@@ -1,4 +1,5 @@
-"""The run orchestration: files written, one fold plan, determinism, resume without refits, no test-side leakage."""
+"""The pipeline (hfecg_bench.run): files written, one fold plan, determinism, resume without refits, no test-side
+leakage, the run directory's owner refusing what is not its own."""
 from __future__ import annotations
 
 import hashlib
@@ -11,13 +12,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hfecg_bench import runner
-from hfecg_bench.errors import HfecgError
+import hfecg_bench as hb
+from hfecg_bench.cli import main
+from hfecg_bench.config import RunConfig
+from hfecg_bench.errors import HfecgError, ParameterError
 from hfecg_bench.evaluation.config import EvalConfig
 from hfecg_bench.models import classical
+from hfecg_bench.models.base import ModelData
 from hfecg_bench.models.registry import get_spec, resolve_names
+from hfecg_bench.pipeline import fold as fold_module
+from hfecg_bench.pipeline.state import STATE_FILE
 
-CFG = EvalConfig(n_folds=3, n_inner_folds=2, n_trials=2, n_startup_trials=1, n_bootstrap=100)
+CFG = RunConfig.for_profile("quick")
+CFG.evaluation = EvalConfig(n_folds=3, n_inner_folds=2, n_trials=2, n_startup_trials=1, n_bootstrap=100)
 MODELS = ["logreg", "dummy"]
 
 
@@ -34,6 +41,8 @@ class FakeTable:
 class FakeCohort:
     labels: dict
     dataset: str = "fake"
+    info: dict = field(default_factory=dict)
+    excluded: list = field(default_factory=list)
 
     def patient_labels(self):
         return dict(self.labels)
@@ -66,9 +75,10 @@ def fake(n_patients=36, n_features=20, effect=2.0, seed=0, flip=()):
 def do_run(out, seed=3, **kw):
     cohort, table = kw.pop("data", None) or fake()
     stream = io.StringIO()
-    ctx, metrics = runner.run(cohort, kw.pop("models", MODELS), out=out, seed=seed, config=CFG, features=table,
-                              stream=stream, command=["test"], **kw)
-    return ctx, metrics, stream.getvalue()
+    result = hb.run(cohort, models=kw.pop("models", MODELS), out=out, seed=seed, config=CFG, features=table,
+                    stream=stream, command="test", **kw)
+    metrics = pd.read_csv(result.run_dir / "metrics.csv")
+    return result, metrics, stream.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -140,10 +150,10 @@ def test_resume_under_other_deep_settings_is_refused(first, tmp_path):
     ctx, _, _ = first
     out = tmp_path / "r4"
     shutil.copytree(ctx.run_dir, out)
-    state = json.loads((out / runner.STATE_FILE).read_text())
+    state = json.loads((out / STATE_FILE).read_text())
     assert state["deep_config"]["hf_crop_ms"] == [-60.0, 90.0]
     state["deep_config"]["hf_crop_ms"] = []
-    (out / runner.STATE_FILE).write_text(json.dumps(state))
+    (out / STATE_FILE).write_text(json.dumps(state))
     with pytest.raises(HfecgError, match="other settings.*deep_config differs"):
         do_run(out)
 
@@ -157,7 +167,7 @@ def test_threshold_and_fit_ignore_test_labels(first, tmp_path):
     shutil.copy(ctx.run_dir / "folds.csv", out / "folds.csv")
     shutil.copy(ctx.run_dir / "run_state.json", out / "run_state.json")
     cohort, table = fake(flip=test)
-    state = (out / "run_state.json").read_text().replace(ctx.cohort.fingerprint(), cohort.fingerprint())
+    state = (out / "run_state.json").read_text().replace(fake()[0].fingerprint(), cohort.fingerprint())
     (out / "run_state.json").write_text(state)
     do_run(out, data=(cohort, table), models=["logreg"])
     a = pd.read_csv(ctx.run_dir / "fold_predictions" / "logreg_fold0.csv")
@@ -170,13 +180,13 @@ def test_threshold_and_fit_ignore_test_labels(first, tmp_path):
 def test_threshold_comes_from_training_patients(first, monkeypatch, tmp_path):
     ctx, _, _ = first
     seen = []
-    real = runner.youden_threshold
+    real = fold_module.youden_threshold
 
     def spy(y, p):
         seen.append(len(y))
         return real(y, p)
 
-    monkeypatch.setattr(runner, "youden_threshold", spy)
+    monkeypatch.setattr(fold_module, "youden_threshold", spy)
     do_run(tmp_path / "r4", models=["logreg"])
     assert seen == [len(ctx.plan.split(k)[0]) for k in range(3)]
 
@@ -184,30 +194,29 @@ def test_threshold_comes_from_training_patients(first, monkeypatch, tmp_path):
 def test_registry_names_and_errors():
     assert resolve_names("classical") == ["rf", "svm", "xgb", "logreg", "dummy"]
     assert resolve_names("dummy, rf,dummy") == ["dummy", "rf"]
-    with pytest.raises(HfecgError, match="unknown model 'forest'"):
+    with pytest.raises(ParameterError, match="invalid models='forest': choose from rf, svm"):
         resolve_names("forest")
     assert get_spec("xgb").family == "classical" and get_spec("dummy").family == "baseline"
 
 
-def test_cli_run_smoke(tmp_path):
-    pytest.importorskip("hfecg_bench.features")
-    pytest.importorskip("hfecg_bench.data.synthetic")
-    from hfecg_bench.cli import main
-
+def test_cli_run_smoke(tmp_path, capsys):
     out = tmp_path / "cli"
     args = ["run", "dummy,logreg", "--n-patients", "16", "--trials", "1", "--inner-folds", "2", "--folds", "2",
             "--bootstrap", "50", "--seed", "1", "--out", str(out)]
     assert main(args) == 0
     m = pd.read_csv(out / "metrics.csv")
     assert set(m["model"]) == {"dummy", "logreg"}
+    # the reproduce line is the command as typed, runnable as written
+    assert "python -m hfecg_bench run dummy,logreg --n-patients 16" in (out / "leaderboard.md").read_text()
+    capsys.readouterr()
     assert main(["run", "nonsense", "--out", str(tmp_path / "x")]) == 2
+    assert "invalid --models nonsense" not in capsys.readouterr().err  # no such flag: the library wording stays
+    assert main(["run", "dummy", "--trials", "-1", "--out", str(tmp_path / "y")]) == 2
+    assert "invalid --trials -1" in capsys.readouterr().err and not (tmp_path / "y").exists()
 
 
 def test_cli_config_file_sets_features_and_the_deep_view(tmp_path):
     """`run --config FILE.toml`: the [features] and [deep] sections reach the fits and the manifest."""
-    pytest.importorskip("tensorflow")
-    from hfecg_bench.cli import main
-
     toml = tmp_path / "run.toml"
     toml.write_text('[features]\nhf_order = 2\n[deep]\nview = "beats_wideband"\ndecimate = 4\nmax_epochs = 1\n'
                     "max_beats_per_patient = 4\n")
@@ -230,9 +239,84 @@ def test_cli_config_file_sets_features_and_the_deep_view(tmp_path):
 
 
 def test_config_file_errors_before_any_work(tmp_path, capsys):
-    from hfecg_bench.cli import main
-
     bad = tmp_path / "bad.toml"
     bad.write_text('[deep]\nview = "beats_ultra"\n')
     assert main(["run", "dummy", "--config", str(bad), "--out", str(tmp_path / "x")]) == 2
     assert "deep.view" in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
+def test_a_folder_that_is_not_a_run_is_never_written_to(tmp_path):
+    mine = tmp_path / "my_results"
+    mine.mkdir()
+    (mine / "predictions.csv").write_text("my own numbers\n")
+    with pytest.raises(HfecgError, match="not empty and holds no hfecg_bench run"):
+        do_run(mine)
+    assert [p.name for p in mine.iterdir()] == ["predictions.csv"]
+    assert (mine / "predictions.csv").read_text() == "my own numbers\n"
+
+
+def test_user_fold_plan_is_used_and_saved(first, tmp_path):
+    ctx, _, _ = first
+    labels = ctx.plan.labels
+    folds = pd.Series(np.arange(len(labels)) % 2, index=labels.index)  # a plan of the user's own: 2 folds
+    plan = hb.FoldPlan(folds=folds, labels=labels, kind="user")
+    result, metrics, _ = do_run(tmp_path / "plan", models=["logreg"], folds=plan)
+    saved = pd.read_csv(result.run_dir / "folds.csv", dtype={"patient_id": str}).set_index("patient_id")["fold"]
+    assert saved.to_dict() == folds.to_dict()
+    assert result.predictions.set_index("patient_id")["fold"].to_dict() == folds.to_dict()
+    assert int(metrics.loc[0, "n_folds"]) == 2
+    with pytest.raises(ParameterError, match="folds"):
+        do_run(tmp_path / "plan2", models=["logreg"], folds=hb.FoldPlan(folds=folds.iloc[:-1], labels=labels))
+
+
+def test_diagnostics_and_verdict_for_any_run_of_two_models(first, tmp_path):
+    """Two models besides the baseline get the diagnostics and a verdict without the word `all`; one does not."""
+    ctx, _, _ = first
+    assert ctx.verdict is None and ctx.diagnostics == {} and not (ctx.run_dir / "diagnostics.json").exists()
+    result, _, log = do_run(tmp_path / "two", models=["logreg", "rf", "dummy"])
+    diag = json.loads((result.run_dir / "diagnostics.json").read_text())
+    assert result.verdict == diag["verdict"]
+    # every diagnostic ran (a crashed one records an error and would make the verdict rest on less)
+    failed = [f["kind"] for f in diag["findings"] if "error" in f]
+    assert not failed, failed
+    perm = next(f for f in diag["findings"] if f["kind"] == "permutation")
+    assert perm["p_value"] < 0.05  # the planted effect (3 features shifted by 2 SD) is found
+    assert result.verdict != "no_signal"
+    assert {"permutation", "power", "learning_curve", "ablation"} <= {f["kind"] for f in diag["findings"]}
+    assert "Verdict" in (result.run_dir / "leaderboard.md").read_text()
+
+
+def test_result_reloads_from_files(first):
+    ctx, metrics, _ = first
+    again = hb.load_result(ctx.run_dir)
+    pd.testing.assert_frame_equal(again.leaderboard, ctx.leaderboard)
+    pd.testing.assert_frame_equal(again.predictions, ctx.predictions)
+
+
+def test_classical_estimators_are_clonable_and_read_the_table_as_it_is_now():
+    """The SVM draws its patient-wise calibration splits in fit (clonable); the feature matrix is never stale."""
+    from sklearn.base import clone
+
+    cohort, table = fake(n_patients=30)
+    y = table.frame["label"].to_numpy()
+    svm = get_spec("svm").estimator(get_spec("svm").default_params("quick"), 0, y)
+    assert clone(svm).get_params() == svm.get_params()
+    spec = get_spec("logreg")
+    patients = sorted(cohort.labels)
+    train, test = patients[:20], patients[20:]
+    data = ModelData(features=table)
+    before = spec.fit_predict(data, train, test, spec.default_params("quick"), 0, "quick").test_prob
+    table.frame.loc[:, table.feature_columns()] *= -1.0  # an in-place edit of the same table object
+    after = spec.fit_predict(data, train, test, spec.default_params("quick"), 0, "quick").test_prob
+    assert not np.allclose(before.to_numpy(), after.to_numpy())
+
+
+def test_bad_arguments_name_the_parameter(tmp_path):
+    cohort, table = fake()
+    for kwargs, name in (({"trials": -2}, "trials"), ({"folds": 1}, "folds"), ({"seed": -1}, "seed"),
+                         ({"models": ["forest"]}, "models"), ({"config": 3}, "config")):
+        args = {"models": MODELS, "out": tmp_path / name, "features": table, **kwargs}
+        with pytest.raises(ParameterError) as err:
+            hb.run(cohort, **args)
+        assert err.value.name == name, (kwargs, err.value)
+        assert not (tmp_path / name).exists()

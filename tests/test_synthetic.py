@@ -14,9 +14,9 @@ import pytest
 from scipy.signal import butter, sosfiltfilt
 from sklearn.metrics import roc_auc_score
 
-from hfecg_bench.data import load_cohort, synthetic
+from hfecg_bench.data import generate_cohort, load_cohort, synth_cache, synthetic
 from hfecg_bench.data.synth_physio import LEAD_GROUPS
-from hfecg_bench.data.synthetic import SynthParams, generate_cohort, write_cohort
+from hfecg_bench.data.synthetic import SynthParams, cohort_from_params, write_cohort
 from hfecg_bench.errors import HfecgError, ParameterError
 from hfecg_bench.leads import STANDARD_LEADS
 
@@ -39,7 +39,7 @@ def cohort(**kw):
     """Generate once per parameter set for the whole module (generation is the slow part)."""
     key = tuple(sorted(kw.items()))
     if key not in _cohorts:
-        _cohorts[key] = generate_cohort(SynthParams(**kw))
+        _cohorts[key] = cohort_from_params(SynthParams(**kw))
     return _cohorts[key]
 
 
@@ -95,7 +95,7 @@ def test_invalid_parameters_name_parameter_and_value(kw, name, tmp_path):
     assert err.value.name == name
     assert name in str(err.value) and repr(kw[name]) in str(err.value)
     with pytest.raises(ParameterError):
-        generate_cohort(SynthParams(**kw))
+        cohort_from_params(SynthParams(**kw))
     with pytest.raises(ParameterError):
         write_cohort(SynthParams(**kw), tmp_path / "out")
     assert not (tmp_path / "out").exists()
@@ -107,6 +107,32 @@ def test_error_messages_list_presets_and_minimum_size():
     msg = str(pytest.raises(ParameterError, SynthParams(n_patients=12).validate).value)
     assert "5" in msg and "positives" in msg and str(synthetic.min_patients(0.3)) in msg
     assert synthetic.min_patients(0.3) == 16 and synthetic.class_counts(16, 0.3) == (5, 11)
+
+
+def test_generate_cohort_keywords_match_synth_params():
+    kw = dict(n_patients=20, duration_s=8.0, seed=7, prevalence=0.5)
+    a = generate_cohort(preset="label_noise", label_noise=0.1, mains_hz=60, **kw)
+    b = cohort_from_params(SynthParams(preset="label_noise", label_noise=0.1, mains_hz=60.0, **kw))
+    assert a.fingerprint() == b.fingerprint() and a.info["truth"] == b.info["truth"]
+    assert a.info["synth_params"]["label_noise"] == 0.1 and a.info["truth"]["n_flipped"] == 1 + 1
+    # None means the preset's default: the default call is the default SynthParams cohort
+    assert generate_cohort(n_patients=20, duration_s=8.0).info["synth_params"] == \
+        SynthParams(n_patients=20, duration_s=8.0).resolved()
+    with pytest.raises(TypeError):
+        generate_cohort(SynthParams(**kw))                            # keyword-only
+
+
+def test_generate_cohort_accepts_small_cohorts_and_names_bad_parameters():
+    small = generate_cohort(n_patients=4, duration_s=6, seed=1)      # too small for 5-fold CV, fine to featurise
+    assert len(small) == 4 and small.describe()["n_positive"] == 1
+    with pytest.raises(ParameterError, match="n_patients.*5-fold"):
+        load_cohort("synthetic", synth=SynthParams(n_patients=4))    # the CV-ready path still refuses it
+    for kw, name in [(dict(preset="hf"), "preset"), (dict(n_patients=1.5), "n_patients"), (dict(effect=1.2), "effect"),
+                     (dict(duration_s="10"), "duration_s"), (dict(seed=-3), "seed"), (dict(mains_hz=55), "mains_hz"),
+                     (dict(prevalence=1.0), "prevalence"), (dict(n_patients=1), "n_patients")]:
+        with pytest.raises(ParameterError) as err:
+            generate_cohort(**kw)
+        assert err.value.name == name and "--" not in str(err.value), (kw, str(err.value))
 
 
 def test_resolved_fills_preset_defaults():
@@ -148,20 +174,20 @@ def test_cohort_shape_ids_and_truth():
 def test_same_seed_identical_other_seed_different(tmp_path, monkeypatch):
     kw = dict(n_patients=20, duration_s=8.0, seed=7, prevalence=0.5)
     monkeypatch.setenv("HFECG_CACHE_DIR", str(tmp_path / "a"))
-    synthetic._MEMORY.clear()
-    a = generate_cohort(SynthParams(**kw))
+    synth_cache._MEMORY.clear()
+    a = cohort_from_params(SynthParams(**kw))
     monkeypatch.setenv("HFECG_CACHE_DIR", str(tmp_path / "b"))
-    synthetic._MEMORY.clear()
-    b = generate_cohort(SynthParams(**kw))                          # generated afresh
+    synth_cache._MEMORY.clear()
+    b = cohort_from_params(SynthParams(**kw))                          # generated afresh
     assert list((tmp_path / "b" / "synthetic").glob("*.npz"))
-    synthetic._MEMORY.clear()
-    c = generate_cohort(SynthParams(**kw))                          # read from the disk cache
-    d = generate_cohort(SynthParams(**kw))                          # from the in-process cache
+    synth_cache._MEMORY.clear()
+    c = cohort_from_params(SynthParams(**kw))                          # read from the disk cache
+    d = cohort_from_params(SynthParams(**kw))                          # from the in-process cache
     for x in (b, c, d):
         assert x.fingerprint() == a.fingerprint() and x.info["truth"] == a.info["truth"]
     with pytest.raises(ValueError):
         d.records[0].signal[0, 0] = 1.0                             # cached arrays are read-only
-    other = generate_cohort(SynthParams(**{**kw, "seed": 8}))
+    other = cohort_from_params(SynthParams(**{**kw, "seed": 8}))
     assert other.fingerprint() != a.fingerprint()
     assert not np.allclose(other.records[0].signal, a.records[0].signal)
 
@@ -169,12 +195,12 @@ def test_same_seed_identical_other_seed_different(tmp_path, monkeypatch):
 def test_damaged_cache_entry_is_regenerated(tmp_path, monkeypatch):
     kw = dict(n_patients=20, duration_s=6.0, seed=2, prevalence=0.5)
     monkeypatch.setenv("HFECG_CACHE_DIR", str(tmp_path))
-    synthetic._MEMORY.clear()
-    a = generate_cohort(SynthParams(**kw))
+    synth_cache._MEMORY.clear()
+    a = cohort_from_params(SynthParams(**kw))
     (entry,) = (tmp_path / "synthetic").glob("*.npz")
     entry.write_bytes(b"not an npz")
-    synthetic._MEMORY.clear()
-    assert generate_cohort(SynthParams(**kw)).fingerprint() == a.fingerprint()
+    synth_cache._MEMORY.clear()
+    assert cohort_from_params(SynthParams(**kw)).fingerprint() == a.fingerprint()
 
 
 def test_disk_cache_keeps_within_budget(tmp_path):
@@ -182,7 +208,7 @@ def test_disk_cache_keeps_within_budget(tmp_path):
         (tmp_path / f"old{i}.npz").write_bytes(b"x" * size)
         os.utime(tmp_path / f"old{i}.npz", (1000 + i, 1000 + i))
     (tmp_path / "new.npz").write_bytes(b"x" * 100)
-    synthetic._prune(tmp_path, keep=tmp_path / "new.npz", budget=650)
+    synth_cache.prune(tmp_path, keep=tmp_path / "new.npz", budget=650)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new.npz", "old1.npz", "old2.npz"]
 
 
@@ -250,7 +276,7 @@ def test_label_noise_flips_the_requested_fraction():
     assert all(np.array_equal(a.signal, b.signal) for a, b in zip(c.records, clean.records))
     assert c.info["truth"]["expected_signal_groups"] == ["hf"]
     frac = synthetic.SynthParams(preset="label_noise", label_noise=0.1, **SMALL)
-    assert sum(p["flipped"] for p in generate_cohort(frac).info["truth"]["patients"]) == 1 + 3
+    assert sum(p["flipped"] for p in cohort_from_params(frac).info["truth"]["patients"]) == 1 + 3
 
 
 def test_averaging_required_hides_effect_from_single_beats():
@@ -333,7 +359,7 @@ def test_write_cohort_round_trip_and_bytes(tmp_path):
     assert {"preset", "seed", "params", "expected_signal_groups", "patients"} <= set(truth)
     assert {"patient_id", "label", "true_label", "flipped", "affected_leads", "hf_rms_uv"} <= set(truth["patients"][0])
     back = load_cohort("wfdb", data_dir=out)
-    orig = generate_cohort(params)
+    orig = cohort_from_params(params)
     assert [(r.record_id, r.patient_id, r.label) for r in back.records] == \
            [(r.record_id, r.patient_id, r.label) for r in orig.records]
     for a, b in zip(back.records, orig.records):

@@ -12,8 +12,8 @@ from optuna.trial import TrialState
 from hfecg_bench.errors import HfecgError, TrialFailedError
 from hfecg_bench.evaluation.folds import make_fold_plan
 from hfecg_bench.models.classical import CLASSICAL_SPECS
-from hfecg_bench.models.base import ModelData
-from hfecg_bench.tuning import completed_trials, open_study, tune
+from hfecg_bench.models.base import ModelData, ModelSpec
+from hfecg_bench.pipeline.tuning import completed_trials, open_study, tune
 
 
 @dataclass
@@ -48,7 +48,7 @@ def setup():
     return ModelData(features=table), labels, plan.inner_splits(0, 3, seed=1), train
 
 
-class Interrupting:
+class Interrupting(ModelSpec):
     """Wraps a spec; raises KeyboardInterrupt on the ``stop_at``-th fit (a killed run)."""
 
     def __init__(self, spec, stop_at):

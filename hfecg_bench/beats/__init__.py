@@ -1,8 +1,13 @@
 """Beats: R peaks, sub-sample aligned beat windows, rejected beats and why, signal-averaged beat.
 
->>> from hfecg_bench.beats import BeatConfig, beats_from_record, extract_beatset  # doctest: +SKIP
->>> res = beats_from_record(cohort.records[0], BeatConfig.for_profile("quick"))  # doctest: +SKIP
->>> bs = extract_beatset(cohort, band="hf")                                      # doctest: +SKIP
+Examples
+--------
+>>> from hfecg_bench.beats import BeatConfig, beats_from_record
+>>> from hfecg_bench.data import generate_cohort
+>>> record = generate_cohort(n_patients=4, duration_s=10, seed=1).records[0]
+>>> res = beats_from_record(record, BeatConfig.for_profile("quick"))
+>>> res.windows.shape[1:], res.n_kept >= 8, 60 <= res.qrs_offset - res.qrs_onset <= 160
+((400, 12), True, True)
 """
 from hfecg_bench.beats.align import align_beats, cut_windows, fractional_shift, xcorr_lag
 from hfecg_bench.beats.beatset import BeatSet, extract_beatset, record_beats

@@ -47,9 +47,20 @@ class BeatConfig:
         Keep at most this many (the best-correlated) beats; None keeps all.
     min_beats : int, default 5
         Fewer kept beats than this marks the record unusable (:func:`extract_beatset` excludes it).
-    hf_band : (float, float), default (150, 250)
-        Band of the ``band="hf"`` beat export (zero-phase Butterworth, order ``hf_order``).
     hf_order : int, default 4
+        Butterworth order of the ``band="hf"`` beat export; its band is not a beat parameter but
+        ``FeatureConfig.hf_band`` (one band for features and beats), passed to
+        :func:`~hfecg_bench.beats.extract_beatset` as ``hf_band``.
+
+    Examples
+    --------
+    >>> cfg = BeatConfig.for_profile("full")
+    >>> cfg.post_ms, cfg.align_iterations, cfg.as_dict()["detect_band"]
+    (250.0, 3, [5.0, 30.0])
+    >>> BeatConfig.from_dict({"hf_band": [100, 200]})
+    Traceback (most recent call last):
+    ...
+    hfecg_bench.errors.ParameterError: invalid beats.hf_band=[100, 200]: the HF band is set once, as features.hf_band
     """
 
     window_ms: float = 400.0
@@ -69,11 +80,10 @@ class BeatConfig:
     noise_mad_factor: float = 5.0
     max_beats: int | None = None
     min_beats: int = 5
-    hf_band: tuple[float, float] = (150.0, 250.0)
     hf_order: int = 4
 
     def __post_init__(self):
-        for name in ("detect_band", "align_band", "align_qrs_ms", "hf_band"):
+        for name in ("detect_band", "align_band", "align_qrs_ms"):
             setattr(self, name, tuple(float(x) for x in getattr(self, name)))
         if not 0 < self.pre_ms < self.window_ms:
             raise ParameterError("pre_ms", self.pre_ms, f"must be in (0, window_ms={self.window_ms})")
@@ -85,7 +95,7 @@ class BeatConfig:
             raise ParameterError("min_beats", self.min_beats, "must be >= 1")
         if self.align_search_ms <= 0:
             raise ParameterError("align_search_ms", self.align_search_ms, "must be > 0")
-        for name in ("detect_band", "align_band", "hf_band"):
+        for name in ("detect_band", "align_band"):
             lo, hi = getattr(self, name)
             if not 0 < lo < hi:
                 raise ParameterError(name, (lo, hi), "must be (low, high) with 0 < low < high")
@@ -106,6 +116,9 @@ class BeatConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "BeatConfig":
+        """The configuration from a ``[beats]`` table; unknown keys are a :class:`ParameterError`."""
+        if "hf_band" in d:
+            raise ParameterError("beats.hf_band", d["hf_band"], "the HF band is set once, as features.hf_band")
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:

@@ -18,6 +18,10 @@ from scipy.signal import find_peaks
 from hfecg_bench.beats.config import BeatConfig
 from hfecg_bench.beats.filters import bandpass
 
+# mV^2: below this the detect-band energy is rounding error (a constant or flat recording), not a QRS;
+# real QRS complexes give 1e-3..1 mV^2, so the floor never touches a real recording
+MIN_QRS_ENERGY_MV2 = 1e-12
+
 
 def qrs_energy(signal: np.ndarray, fs: float, config: BeatConfig) -> np.ndarray:
     """Integrated spatial QRS energy: sum over leads of the squared ``detect_band`` signal,
@@ -54,6 +58,8 @@ def beats_detect(signal: np.ndarray, fs: float, config: BeatConfig | None = None
     >>> r, _ = beats_detect(sig, fs)
     >>> len(r)
     6
+    >>> len(beats_detect(np.full((5000, 2), 0.01), fs)[0])    # a constant recording has no beats
+    0
     """
     config = config or BeatConfig()
     signal = np.asarray(signal, dtype=np.float64)
@@ -69,6 +75,6 @@ def beats_detect(signal: np.ndarray, fs: float, config: BeatConfig | None = None
     heights = energy[cand]
     ref = float(np.percentile(heights, 90))
     threshold = config.detect_threshold * ref
-    r = cand[heights >= threshold]
+    r = cand[(heights >= threshold) & (heights > MIN_QRS_ENERGY_MV2)]
     info["threshold"] = threshold
     return r.astype(np.int64), info

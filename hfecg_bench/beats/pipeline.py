@@ -5,6 +5,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.ndimage import uniform_filter1d
 
 from hfecg_bench.beats.align import align_beats, cut_windows, fractional_shift
 from hfecg_bench.beats.average import qrs_bounds, reject_beats, template_correlation
@@ -107,9 +108,11 @@ def beats_process(signal: np.ndarray, fs: float, config: BeatConfig | None = Non
 
     Example
     -------
-    >>> from hfecg_bench.beats import BeatConfig, beats_process   # doctest: +SKIP
-    >>> res = beats_process(record.signal, record.fs, BeatConfig())  # doctest: +SKIP
-    >>> res.average.shape, res.info["n_kept"]                     # doctest: +SKIP
+    >>> from hfecg_bench.data import generate_cohort
+    >>> record = generate_cohort(n_patients=4, duration_s=10, seed=1).records[1]
+    >>> res = beats_process(record.signal, record.fs, BeatConfig())
+    >>> res.average.shape, res.n_kept == res.info["n_kept"], len(res.r_peaks) >= res.n_kept >= 8
+    ((700, 12), True, True)
     """
     cfg = config or BeatConfig()
     x = np.asarray(signal, dtype=np.float64)
@@ -176,8 +179,6 @@ def beats_precut(beats: np.ndarray, fs: float, config: BeatConfig | None = None)
     minus the alignment margin; ``windows`` are cut to ``window_ms`` around the fiducial,
     edge-padded where the pre-cut window is shorter (noted in ``info``).
     """
-    from scipy.ndimage import uniform_filter1d
-
     cfg = config or BeatConfig()
     b = np.asarray(beats, dtype=np.float64)
     nb, nw, n_leads = b.shape

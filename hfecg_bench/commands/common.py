@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 from pathlib import Path
 
 from hfecg_bench.data import DATASETS, load_cohort
+from hfecg_bench.data.synthetic import SynthParams
 from hfecg_bench.data.validate import LoadOptions
 from hfecg_bench.leads import STANDARD_LEADS, normalize_leads
+from hfecg_bench.progress import Progress
 
 SYNTH_PRESETS_HELP = "hf_effect (default), null, label_noise, averaging_required, conventional_effect"
 
@@ -50,8 +50,6 @@ def add_synth_args(g) -> None:
 
 def synth_params_from_args(args, seed: int):
     """SynthParams from parsed CLI arguments (only the options the user gave override the preset)."""
-    from hfecg_bench.data.synthetic import SynthParams
-
     given = {k: getattr(args, k, None) for k in ("n_patients", "effect", "label_noise", "prevalence", "mains_hz",
                                                    "duration_s")}
     return SynthParams(preset=args.preset, seed=seed, **{k: v for k, v in given.items() if v is not None})
@@ -74,28 +72,3 @@ def cohort_from_args(args, seed: int = 0, quiet: bool = False):
     if progress:
         progress.done()
     return cohort
-
-
-class Progress:
-    """A one-line progress indicator on stderr: ``label: i/n name (elapsed)``, updated at most 5 times a second."""
-
-    def __init__(self, label: str, stream=None):
-        self.label, self.stream = label, stream or sys.stderr
-        self.t0 = self._last = time.monotonic()
-        self.shown = False
-
-    def __call__(self, i: int, n: int, name: str = "") -> None:
-        now = time.monotonic()
-        if now - self._last < 0.2 and i + 1 < n:
-            return
-        self._last = now
-        self.shown = True
-        end = "\r" if self.stream.isatty() else "\n"
-        if not self.stream.isatty() and (i % max(1, n // 10)) and i + 1 < n:
-            return
-        print(f"{self.label}: {i + 1}/{n} {name} ({now - self.t0:.1f} s)", end=end, file=self.stream, flush=True)
-
-    def done(self, message: str | None = None) -> None:
-        if self.shown or message:
-            print(f"{self.label}: {message or 'done'} ({time.monotonic() - self.t0:.1f} s)" + " " * 20,
-                  file=self.stream, flush=True)

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 from hfecg_bench.commands.common import add_dataset_args, add_synth_args, cohort_from_args, synth_params_from_args
+from hfecg_bench.data.ptbdb import fetch_ptbdb
+from hfecg_bench.data.synthetic import write_cohort
 
 
 def register(sub) -> None:
@@ -76,8 +78,6 @@ def format_description(info: dict) -> str:
 
 
 def synth(args: argparse.Namespace) -> int:
-    from hfecg_bench.data.synthetic import write_cohort
-
     params = synth_params_from_args(args, args.seed)
     out = write_cohort(params, args.out)
     print(f"wrote synthetic cohort ({params.preset}) to {out}")
@@ -85,8 +85,6 @@ def synth(args: argparse.Namespace) -> int:
 
 
 def fetch(args: argparse.Namespace) -> int:
-    from hfecg_bench.data.ptbdb import fetch_ptbdb
-
     out = fetch_ptbdb(args.out)
     print(f"PTB Diagnostic ECG Database in {out}; use --dataset ptbdb --data-dir {out}")
     return 0

@@ -5,7 +5,12 @@ import argparse
 import json
 from pathlib import Path
 
-from hfecg_bench.commands.common import Progress, add_dataset_args, cohort_from_args
+import pandas as pd
+
+from hfecg_bench.commands.common import add_dataset_args, cohort_from_args
+from hfecg_bench.config import load_run_config
+from hfecg_bench.features import extract_features
+from hfecg_bench.progress import Progress
 from hfecg_bench.errors import HfecgError
 
 
@@ -33,9 +38,6 @@ def register(sub) -> None:
 
 
 def features(args: argparse.Namespace) -> int:
-    from hfecg_bench.config import load_run_config
-    from hfecg_bench.features import extract_features
-
     if args.out.suffix not in (".csv", ".parquet"):
         raise HfecgError(f"--out {args.out}: use a .csv or .parquet file name")
     run_config = load_run_config(args.profile, args.config)  # a bad file fails before any data is read
@@ -50,8 +52,6 @@ def features(args: argparse.Namespace) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     table.write(args.out)
     if args.nan_log:
-        import pandas as pd
-
         pd.DataFrame(table.nan_log, columns=["record_id", "lead", "feature", "reason"]).to_csv(args.nan_log, index=False)
     summary = {
         "out": str(args.out), "rows": int(len(table.frame)), "columns": int(table.frame.shape[1]),

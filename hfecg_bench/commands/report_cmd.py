@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hfecg_bench.report.render import render_report
+
 
 def register(sub) -> None:
     p = sub.add_parser("report", help="re-render a run's leaderboard and figures from its saved predictions",
@@ -13,8 +15,6 @@ def register(sub) -> None:
 
 
 def report(args) -> int:
-    from hfecg_bench.report.render import render_report
-
     written = render_report(args.run_dir)
     print(f"report of {args.run_dir}: {', '.join(sorted(p.name for p in written.values()))}")
     print(f"read {args.run_dir / 'leaderboard.md'}")

@@ -1,26 +1,36 @@
-"""`run MODELS`: nested patient-wise cross-validation of models on one cohort, with patient-level CIs."""
+"""`run MODELS`: the whole benchmark on one cohort, a thin shell over :func:`hfecg_bench.pipeline.run.run`."""
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
+import pandas as pd
+
 from hfecg_bench.commands.common import add_dataset_args, cohort_from_args
+from hfecg_bench.config import load_run_config
+from hfecg_bench.models.registry import resolve_names
+from hfecg_bench.pipeline.run import RunResult, run
+from hfecg_bench.pipeline.state import default_out
 
 
 def register(sub) -> None:
     p = sub.add_parser(
         "run", help="benchmark models under identical patient-wise folds (nested Optuna tuning, bootstrap CIs)",
         description="Extract features, draw one patient-wise stratified fold plan (folds.csv), tune every model with "
-                    "Optuna on inner patient-wise folds of each outer training set, and score the out-of-fold "
+                    "Optuna on inner patient-wise folds of each outer training set, score the out-of-fold "
                     "patient-level predictions with 95%% patient-bootstrap CIs and DeLong's test against the best "
-                    "model. Rerunning the same command with the same --out resumes an interrupted run.",
+                    "model, and, with two or more models besides the dummy baseline, run the diagnostics and give "
+                    "the verdict. Rerunning the same command with the same --out resumes an interrupted run.",
         epilog="Outputs in the run directory: folds.csv, predictions.csv, train_scores.csv, metrics.csv, "
-               "features.parquet, fold_predictions/, studies.db, manifest.json.")
+               "leaderboard.md, leaderboard.csv, diagnostics.json, figures/, features.parquet, fold_predictions/, "
+               "studies.db, manifest.json.")
     p.add_argument("models", nargs="?", default="all", metavar="MODELS",
                    help="comma-separated model names (rf, svm, xgb, logreg, dummy, cnn, leadwise_cnn, tcn, lstm) or "
-                        "a group: classical, deep, all (default: all available)")
+                        "a group: classical, deep, all (default: all)")
     add_dataset_args(p, default_dataset="synthetic")
     p.add_argument("--profile", choices=["quick", "full"], default="quick",
                    help="quick: 8 trials x 3 inner folds per outer fold, 1000 resamples (default); "
@@ -28,10 +38,11 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="run seed; every fold, tuning, model and bootstrap seed "
                                                        "derives from it (default 0)")
     p.add_argument("--out", type=Path, help="run directory (default reports/<dataset>-<YYYYmmdd-HHMMSS>/); "
-                                            "an existing one is resumed")
+                                            "an existing run directory is resumed")
     p.add_argument("--folds", default=None, help="outer folds: an integer >= 2 (default 5, capped so each fold "
                                                  "holds both classes) or 'loo' (leave one patient out)")
-    p.add_argument("--trials", type=int, help="Optuna trials per model and outer fold (overrides the profile; 0 = defaults)")
+    p.add_argument("--trials", type=int, help="Optuna trials per model and outer fold (overrides the profile; "
+                                              "0 = each model's default parameters)")
     p.add_argument("--inner-folds", type=int, help="inner tuning folds (overrides the profile)")
     p.add_argument("--bootstrap", type=int, help="bootstrap resamples for the CIs (overrides the profile)")
     p.add_argument("--config", type=Path, metavar="FILE.toml",
@@ -42,38 +53,37 @@ def register(sub) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from hfecg_bench import runner
-    from hfecg_bench.config import load_run_config
-    from hfecg_bench.models.registry import resolve_names
-
     t0 = time.monotonic()
-    names = resolve_names(args.models)
+    names = resolve_names(args.models)  # a typo fails before any data is read
     run_config = load_run_config(args.profile, args.config)
-    config = run_config.evaluation.with_folds(args.folds)
-    over = {k: v for k, v in (("n_trials", args.trials), ("n_inner_folds", args.inner_folds),
-                              ("n_bootstrap", args.bootstrap)) if v is not None}
-    config = replace(config, **over).validate()
-    out = args.out or runner.default_out(args.dataset)
+    over = {k: v for k, v in (("n_inner_folds", args.inner_folds), ("n_bootstrap", args.bootstrap)) if v is not None}
+    run_config.evaluation = replace(run_config.evaluation, **over).validate()
+    out = args.out or default_out(args.dataset)
     if args.out is None:
         print(f"run directory: {out}", file=sys.stderr)
     cohort = cohort_from_args(args, seed=args.seed)
-    ctx = runner.prepare_run(cohort, out=out, profile=args.profile, seed=args.seed, config=config, models=names,
-                             run_config=run_config,
-                             command=[Path(sys.executable).name, "-m", "hfecg_bench", *sys.argv[1:]])
-    runner.run_models(ctx, names)
-    metrics = runner.evaluate_run(ctx.run_dir)
-    if "all" in [x.strip().lower() for x in args.models.split(",")]:
-        from hfecg_bench.run_all import finish_all, summary_text
-
-        diag = finish_all(ctx, names)
-        print(summary_text(ctx.run_dir, diag))
-    else:
-        from hfecg_bench.report.render import render_report
-
-        render_report(ctx.run_dir)
-        print(runner.format_metrics(metrics))
-    print(f"\n{len(metrics)} model(s), {ctx.labels.size} patients, {ctx.plan.n_folds} folds; "
-          f"results in {ctx.run_dir} ({time.monotonic() - t0:.0f} s)")
+    result = run(cohort, models=names, out=out, profile=args.profile, seed=args.seed, folds=args.folds,
+                 trials=args.trials, config=run_config,
+                 command="python -m hfecg_bench " + shlex.join(str(a) for a in args.argv))
+    print(summary_text(result))
+    print(f"\n{len(result.leaderboard)} model(s), {result.plan.labels.size} patients, {result.plan.n_folds} folds; "
+          f"results in {result.run_dir} ({time.monotonic() - t0:.0f} s)")
     return 0
+
+
+def summary_text(result: RunResult) -> str:
+    """The one-screen summary printed at the end of a run: the leaderboard, then the verdict."""
+    lines = [f"{'rank':<5}{'model':<14}{'family':<11}{'AUROC [95% CI]':<23}{'bal.acc':>8}{'train':>8}"
+             f"{'DeLong p':>10}{'time':>8}"]
+    for i, r in result.leaderboard.iterrows():
+        p = r["delong_p"]
+        p_text = "best" if pd.notna(p) and p >= 0.99999 else (f"{p:.3f}" if pd.notna(p) else "-")
+        lines.append(f"{i + 1:<5}{r['model']:<14}{r['family']:<11}"
+                     f"{r['auroc']:.3f} [{r['auroc_lo']:.3f}, {r['auroc_hi']:.3f}]  {r['balanced_accuracy']:>7.3f}"
+                     f"{r['train_auroc']:>8.3f}{p_text:>10}{r['fit_seconds']:>7.0f}s")
+    if result.verdict:
+        lines += ["", f"verdict: {result.verdict}"] + [f"  - {r}" for r in result.diagnostics.get("reasons", [])]
+    else:
+        lines += ["", "verdict: not computed (it compares two or more models besides the dummy baseline)"]
+    lines += ["", f"report: {result.run_dir / 'leaderboard.md'}"]
+    return "\n".join(lines)

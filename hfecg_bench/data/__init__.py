@@ -1,21 +1,36 @@
-"""Data sources: one loader per `--dataset`, all returning a validated Cohort.
+"""Data sources: one loader per dataset, all returning a validated Cohort.
 
->>> from hfecg_bench.data import load_cohort          # doctest: +SKIP
->>> cohort = load_cohort("ptbdb", data_dir="ptbdb/")  # doctest: +SKIP
+Examples
+--------
+>>> from hfecg_bench.data import generate_cohort, load_cohort
+>>> from hfecg_bench.data.synthetic import SynthParams
+>>> cohort = load_cohort("synthetic", synth=SynthParams(n_patients=20, duration_s=10, seed=1))
+>>> cohort.dataset, len(cohort), cohort.describe()["fs"]
+('synthetic', 20, 1000)
+>>> cohort.fingerprint() == generate_cohort(n_patients=20, duration_s=10, seed=1).fingerprint()
+True
+>>> load_cohort("ptbdb")
+Traceback (most recent call last):
+...
+hfecg_bench.errors.ParameterError: invalid data_dir=None: dataset 'ptbdb' needs data_dir, the folder it is read from
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 from hfecg_bench.cohort import Cohort
-from hfecg_bench.data.validate import LoadOptions
-from hfecg_bench.errors import HfecgError
+from hfecg_bench.data.arrays import load_beat_files, load_npz
+from hfecg_bench.data.ptbdb import load_ptbdb
+from hfecg_bench.data.synthetic import SynthParams, cohort_from_params, generate_cohort
+from hfecg_bench.data.validate import HF_MIN_FS, LoadOptions
+from hfecg_bench.data.wfdb_folder import load_wfdb_folder
+from hfecg_bench.errors import ParameterError
 
 DATASETS = ("synthetic", "ptbdb", "wfdb", "npz", "beats")
 
 
 def load_cohort(dataset: str, *, data_dir: Path | None = None, labels: Path | None = None,
-                options: LoadOptions | None = None, synth=None, beats_fs: float | None = None,
+                options: LoadOptions | None = None, synth: SynthParams | None = None, beats_fs: float | None = None,
                 progress=None) -> Cohort:
     """Load and validate a cohort.
 
@@ -28,41 +43,42 @@ def load_cohort(dataset: str, *, data_dir: Path | None = None, labels: Path | No
         labels.csv for ``wfdb`` / ``beats`` (default ``data_dir/labels.csv``).
     options : LoadOptions
         Skip-bad, low-fs and class options.
-    synth : hfecg_bench.data.synthetic.SynthParams, optional
-        Generator parameters for ``synthetic`` (preset, size, effect, seed).
+    synth : SynthParams, optional
+        Generator parameters for ``synthetic`` (preset, size, effect, seed); at least 5
+        patients of each class, as cross-validation needs (:func:`generate_cohort` accepts fewer).
     beats_fs : float, optional
         Sampling rate in Hz of a ``beats`` folder.
     progress : callable(i, n, name), optional
         Called once per record read.
 
+    Returns
+    -------
+    Cohort
+
     Raises
     ------
     DataProblemsError
         Listing every problem of the source, unless ``options.skip_bad``.
+    ParameterError
+        For an unknown dataset or a missing ``data_dir``.
     HfecgError
-        For a missing folder or unknown dataset.
+        For a missing folder.
     """
     options = options or LoadOptions()
     if dataset == "synthetic":
-        from hfecg_bench.data.synthetic import SynthParams, generate_cohort
-
-        return generate_cohort(synth or SynthParams())
+        return cohort_from_params(synth or SynthParams())
     if dataset not in DATASETS:
-        raise HfecgError(f"unknown dataset {dataset!r}; choose one of {list(DATASETS)}")
+        raise ParameterError("dataset", dataset, f"unknown dataset; choose one of {list(DATASETS)}")
     if data_dir is None:
-        raise HfecgError(f"--dataset {dataset} needs --data-dir")
+        raise ParameterError("data_dir", None, f"dataset {dataset!r} needs data_dir, the folder it is read from")
     if dataset == "ptbdb":
-        from hfecg_bench.data.ptbdb import load_ptbdb
-
         return load_ptbdb(Path(data_dir), options, progress=progress)
     if dataset == "wfdb":
-        from hfecg_bench.data.wfdb_folder import load_wfdb_folder
-
         return load_wfdb_folder(Path(data_dir), labels, options, progress=progress)
     if dataset == "npz":
-        from hfecg_bench.data.arrays import load_npz
-
         return load_npz(Path(data_dir), options)
-    from hfecg_bench.data.arrays import load_beat_files
-
     return load_beat_files(Path(data_dir), labels, options, fs=beats_fs)
+
+
+__all__ = ["DATASETS", "HF_MIN_FS", "LoadOptions", "SynthParams", "cohort_from_params", "generate_cohort",
+           "load_cohort"]

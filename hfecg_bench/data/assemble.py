@@ -61,7 +61,7 @@ def assemble(dataset: str, source: str, records: list[Record], problems: list[Pr
     info = dict(info or {})
     low = sorted({r.fs for r in kept if r.fs < HF_MIN_FS})
     if low:
-        warnings.warn(f"{dataset}: sampling rate(s) {low} Hz below {HF_MIN_FS:g} Hz accepted with --allow-low-fs; "
+        warnings.warn(f"{dataset}: sampling rate(s) {low} Hz below {HF_MIN_FS:g} Hz accepted with allow_low_fs; "
                       "HF-QRS (150-250 Hz) estimates will be degraded", HfecgWarning, stacklevel=2)
     return Cohort(records=kept, dataset=dataset, excluded=excluded, info=info)
 

@@ -88,7 +88,7 @@ def fetch_ptbdb(out: Path) -> Path:
     Needs internet access to PhysioNet; not exercised by the test suite. Existing
     files are kept (wfdb skips what is already there when ``overwrite=False``).
     """
-    import wfdb
+    import wfdb   # lazy: half a second to import, needed only when WFDB files are read
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -16,16 +16,16 @@ A 1000 Hz 12-lead cohort whose answer is planted and recorded in ``truth``:
   wider; HF-QRS carries no class signal.
 
 The physiology is in :mod:`hfecg_bench.data.synth_physio`. Cohorts are cached in
-process (LRU) and on disk (``$HFECG_CACHE_DIR/synthetic`` or
-``~/.cache/hfecg_bench/synthetic``), keyed by the resolved parameters and
-:data:`GENERATOR_VERSION`; a cached cohort is bit-identical to a fresh one.
+process (LRU) and on disk (:mod:`hfecg_bench.data.synth_cache`, under
+``$HFECG_CACHE_DIR/synthetic`` or ``~/.cache/hfecg_bench/synthetic``), keyed by the resolved
+parameters and :data:`GENERATOR_VERSION`; a cached cohort is bit-identical to a fresh one.
 
 Example
 -------
->>> from hfecg_bench.data.synthetic import SynthParams, generate_cohort
->>> cohort = generate_cohort(SynthParams(n_patients=20, duration_s=10))   # doctest: +SKIP
->>> cohort.describe()["n_positive"]                                        # doctest: +SKIP
-6
+>>> from hfecg_bench.data.synthetic import SynthParams, cohort_from_params
+>>> cohort = cohort_from_params(SynthParams(n_patients=20, duration_s=10))
+>>> cohort.describe()["n_positive"], cohort.describe()["n_negative"]
+(6, 14)
 """
 from __future__ import annotations
 
@@ -33,9 +33,6 @@ import csv
 import hashlib
 import io
 import json
-import os
-import tempfile
-from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -43,8 +40,10 @@ from pathlib import Path
 import numpy as np
 
 from hfecg_bench.cohort import Cohort, Record
+from hfecg_bench.data.synth_cache import cached_cohort_data
 from hfecg_bench.data.synth_physio import Plan, draw_patient
 from hfecg_bench.errors import HfecgError, ParameterError
+from hfecg_bench.io import write_atomic
 from hfecg_bench.leads import STANDARD_LEADS
 
 GENERATOR_VERSION = "3"
@@ -58,9 +57,6 @@ PRESETS: dict[str, dict] = {
     "conventional_effect": dict(effect=0.0, label_noise=0.0, conventional=True, noise_uv=(6.0, 14.0)),
 }
 MIN_PER_CLASS = 5          # stratified 5-fold CV needs at least one patient of each class per fold
-_MEMORY: OrderedDict = OrderedDict()
-_MEMORY_SIZE = 2
-DISK_CACHE_BYTES = 1_000_000_000   # the disk cache keeps its most recently used entries within this budget
 
 
 @dataclass(frozen=True)
@@ -117,12 +113,25 @@ class SynthParams:
         if self.preset not in PRESETS:
             raise ParameterError("preset", self.preset, f"unknown preset; valid presets are {', '.join(PRESETS)}")
 
-    def validate(self) -> "SynthParams":
-        """Raise :class:`ParameterError` naming the parameter, its value and the valid range."""
+    def validate(self, min_per_class: int = MIN_PER_CLASS) -> "SynthParams":
+        """Raise :class:`ParameterError` naming the parameter, its value and the valid range.
+
+        Parameters
+        ----------
+        min_per_class : int, default :data:`MIN_PER_CLASS`
+            Fewest patients of each class accepted (5: what stratified 5-fold cross-validation
+            needs; :func:`generate_cohort` asks for 1, enough to featurise).
+        """
         self._check_preset()
-        r = self.resolved()
         if not isinstance(self.seed, (int, np.integer)) or isinstance(self.seed, bool) or self.seed < 0:
             raise ParameterError("seed", self.seed, "must be a non-negative integer")
+        if not isinstance(self.n_patients, (int, np.integer)) or isinstance(self.n_patients, bool):
+            raise ParameterError("n_patients", self.n_patients, "must be an integer")
+        for name in ("effect", "label_noise", "prevalence", "fs", "duration_s", "mains_hz"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating))):
+                raise ParameterError(name, v, "must be a number")
+        r = self.resolved()
         if not 0.0 < r["prevalence"] < 1.0:
             raise ParameterError("prevalence", self.prevalence, "must be in (0, 1), exclusive")
         if not 0.0 <= r["effect"] < 1.0:
@@ -130,18 +139,16 @@ class SynthParams:
                                                         "0.35 = HF RMS x 0.65 in the affected leads")
         if self.preset == "null" and r["effect"] > 0:
             raise ParameterError("effect", self.effect, "the null preset plants no effect: leave effect unset or 0 "
-                                                        "(or choose --preset hf_effect)")
+                                                        "(or choose preset='hf_effect')")
         if not 0.0 <= r["label_noise"] < 0.5:
             raise ParameterError("label_noise", self.label_noise, "fraction of flipped labels must be in [0, 0.5)")
-        if not isinstance(self.n_patients, (int, np.integer)) or isinstance(self.n_patients, bool):
-            raise ParameterError("n_patients", self.n_patients, "must be an integer")
         n_pos, n_neg = class_counts(r["n_patients"], r["prevalence"])
-        if n_pos < MIN_PER_CLASS or n_neg < MIN_PER_CLASS:
-            need = min_patients(r["prevalence"])
+        if n_pos < min_per_class or n_neg < min_per_class:
+            need = min_patients(r["prevalence"], min_per_class)
+            why = ("5-fold cross-validation needs" if min_per_class == MIN_PER_CLASS else "the cohort needs")
             raise ParameterError("n_patients", self.n_patients,
                                  f"at prevalence {r['prevalence']:g} this gives {n_pos} positives and {n_neg} negatives; "
-                                 f"5-fold cross-validation needs >= {MIN_PER_CLASS} of each class, "
-                                 f"so n_patients must be >= {need}")
+                                 f"{why} >= {min_per_class} of each class, so n_patients must be >= {need}")
         if r["fs"] < 1000.0 or r["fs"] > 20000.0:
             raise ParameterError("fs", self.fs, "sampling rate must be in [1000, 20000] Hz (HF-QRS needs >= 1000 Hz)")
         if not 5.0 <= r["duration_s"] <= 3600.0:
@@ -157,10 +164,10 @@ def class_counts(n_patients: int, prevalence: float) -> tuple[int, int]:
     return n_pos, n_patients - n_pos
 
 
-def min_patients(prevalence: float) -> int:
-    """Smallest cohort with at least MIN_PER_CLASS patients of each class at ``prevalence``."""
-    n = 2 * MIN_PER_CLASS
-    while min(class_counts(n, prevalence)) < MIN_PER_CLASS:
+def min_patients(prevalence: float, min_per_class: int = MIN_PER_CLASS) -> int:
+    """Smallest cohort with at least ``min_per_class`` patients of each class at ``prevalence``."""
+    n = 2 * min_per_class
+    while min(class_counts(n, prevalence)) < min_per_class:
         n += 1
     return n
 
@@ -178,13 +185,6 @@ def cache_key(resolved: dict) -> str:
     """Hash of the resolved parameters, :data:`GENERATOR_VERSION` and the generator source: names the cached cohort."""
     text = json.dumps({"params": resolved, "generator": GENERATOR_VERSION, "source": _source_digest()}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
-
-
-def cache_dir() -> Path:
-    """``$HFECG_CACHE_DIR/synthetic`` if the variable is set, else ``~/.cache/hfecg_bench/synthetic``."""
-    root = os.environ.get("HFECG_CACHE_DIR")
-    base = Path(root) if root else Path.home() / ".cache" / "hfecg_bench"
-    return base / "synthetic"
 
 
 def _ids(n: int) -> list[tuple[str, str]]:
@@ -223,88 +223,18 @@ def _simulate(r: dict) -> tuple[np.ndarray, dict]:
     return signals, truth
 
 
-def _load_cached(path: Path, key: str, r: dict):
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if str(z["key"]) != key:
-                return None
-            signals = z["signals"]
-            truth = json.loads(str(z["truth"]))
-        n = int(r["n_patients"])
-        if signals.shape != (n, int(round(r["duration_s"] * r["fs"])), len(STANDARD_LEADS)) or signals.dtype != np.float32:
-            return None
-        return signals, truth
-    except Exception:                      # a damaged cache entry is regenerated, never trusted
-        return None
+def cohort_from_params(params: SynthParams | None = None, *, min_per_class: int = MIN_PER_CLASS) -> Cohort:
+    """The synthetic cohort of ``params`` as a validated :class:`Cohort` (dataset ``"synthetic"``).
 
-
-def _store_cached(path: Path, key: str, signals: np.ndarray, truth: dict) -> None:
-    """Write the cache entry atomically (temp file + rename); a read-only cache folder is not an error."""
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, key=np.array(key), signals=signals, truth=np.array(json.dumps(truth, sort_keys=True)))
-        os.replace(tmp, path)
-        _prune(path.parent, keep=path)
-    except OSError:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _prune(folder: Path, keep: Path, budget: int = DISK_CACHE_BYTES) -> None:
-    """Delete the least recently used cache entries beyond ``budget`` bytes (never ``keep``)."""
-    entries = []
-    for f in folder.glob("*.npz"):
-        try:
-            st = f.stat()
-        except OSError:
-            continue
-        entries.append((st.st_mtime, f.name, st.st_size, f))
-    total = 0
-    for _, _, size, f in sorted(entries, reverse=True):
-        total += size
-        if total > budget and f != keep:
-            try:
-                f.unlink()
-            except OSError:
-                pass
-
-
-def _cohort_data(r: dict) -> tuple[np.ndarray, dict]:
-    """Signals (read-only) and truth, from the in-process cache, the disk cache, or generated."""
-    key = cache_key(r)
-    if key in _MEMORY:
-        _MEMORY.move_to_end(key)
-        signals, truth_text = _MEMORY[key]
-        return signals, json.loads(truth_text)
-    path = cache_dir() / f"{key}.npz"
-    hit = _load_cached(path, key, r) if path.exists() else None
-    if hit is None:
-        signals, truth = _simulate(r)
-        _store_cached(path, key, signals, truth)
-    else:
-        signals, truth = hit
-        try:
-            os.utime(path)                 # mark as recently used for the pruning
-        except OSError:
-            pass
-    signals.setflags(write=False)          # shared by every cohort built from the cache: never modified
-    truth_text = json.dumps(truth, sort_keys=True)
-    _MEMORY[key] = (signals, truth_text)
-    while len(_MEMORY) > _MEMORY_SIZE:
-        _MEMORY.popitem(last=False)
-    return signals, json.loads(truth_text)
-
-
-def generate_cohort(params: SynthParams | None = None) -> Cohort:
-    """The synthetic cohort as a validated :class:`Cohort` (dataset ``"synthetic"``).
+    What ``load_cohort("synthetic", synth=params)`` and the command line build; from Python,
+    :func:`generate_cohort` takes the same parameters as keywords.
 
     Parameters
     ----------
     params : SynthParams
         Preset, size, effect and seed (default ``SynthParams()``: 120 patients x 30 s, hf_effect).
+    min_per_class : int, default 5
+        Fewest patients of each class accepted (see :meth:`SynthParams.validate`).
 
     Returns
     -------
@@ -318,9 +248,10 @@ def generate_cohort(params: SynthParams | None = None) -> Cohort:
     ParameterError
         For a parameter outside its valid range (named with its value and range).
     """
-    params = (params or SynthParams()).validate()
+    params = (params or SynthParams()).validate(min_per_class)
     r = params.resolved()
-    signals, truth = _cohort_data(r)
+    shape = (r["n_patients"], int(round(r["duration_s"] * r["fs"])), len(STANDARD_LEADS))
+    signals, truth = cached_cohort_data(cache_key(r), shape, lambda: _simulate(r))
     records = [
         Record(record_id=p["record"], patient_id=p["patient_id"], label=p["label"], fs=r["fs"],
                lead_names=STANDARD_LEADS, signal=signals[i], source="memory",
@@ -328,6 +259,64 @@ def generate_cohort(params: SynthParams | None = None) -> Cohort:
         for i, p in enumerate(truth["patients"])
     ]
     return Cohort(records=records, dataset="synthetic", info={"truth": truth, "synth_params": r})
+
+
+def generate_cohort(*, preset: str = "hf_effect", n_patients: int | None = None, seed: int = 0,
+                    duration_s: float | None = None, effect: float | None = None, label_noise: float | None = None,
+                    prevalence: float | None = None, mains_hz: float | None = None,
+                    fs: float | None = None) -> Cohort:
+    """A synthetic 12-lead cohort with a planted, known answer (see the module notes).
+
+    Every argument left at None takes the default of :class:`SynthParams` and the preset.
+
+    Parameters
+    ----------
+    preset : {"hf_effect", "null", "label_noise", "averaging_required", "conventional_effect"}
+        What is planted (default ``hf_effect``: HF-QRS RMS reduced in one lead group of positives).
+    n_patients : int, optional
+        Patients, one record each (default 120); at least one of each class.
+    seed : int, default 0
+        Same seed, same cohort (bit-identical signals).
+    duration_s : float, optional
+        Record length in s, in [5, 3600] (default 30).
+    effect : float, optional
+        Relative HF-QRS RMS reduction in the affected leads of positives, in [0, 1).
+    label_noise : float, optional
+        Fraction of labels flipped per class, in [0, 0.5).
+    prevalence : float, optional
+        Fraction of positive patients, in (0, 1) (default 0.3).
+    mains_hz : {50, 60}, optional
+        Mains interference frequency in Hz (default 50).
+    fs : float, optional
+        Sampling rate in Hz, in [1000, 20000] (default 1000).
+
+    Returns
+    -------
+    Cohort
+        Labelled records ``syn001``/``P001``..., float32 signals ``(round(duration_s * fs), 12)``
+        in mV; ``info["truth"]`` holds the planted answer per patient.
+
+    Raises
+    ------
+    ParameterError
+        Naming the parameter, its value and the valid range.
+
+    Examples
+    --------
+    >>> cohort = generate_cohort(preset="hf_effect", n_patients=4, duration_s=10, seed=1)
+    >>> len(cohort), cohort.records[0].signal.shape, cohort.records[0].lead_names[3]
+    (4, (10000, 12), 'aVR')
+    >>> cohort.describe()["n_positive"], cohort.info["truth"]["expected_signal_groups"]
+    (1, ['hf'])
+    >>> generate_cohort(n_patients=4, duration_s=2)
+    Traceback (most recent call last):
+    ...
+    hfecg_bench.errors.ParameterError: invalid duration_s=2: record length must be in [5, 3600] s
+    """
+    given = dict(preset=preset, n_patients=n_patients, seed=seed, duration_s=duration_s, effect=effect,
+                 label_noise=label_noise, prevalence=prevalence, mains_hz=mains_hz, fs=fs)
+    params = SynthParams(**{k: v for k, v in given.items() if v is not None})
+    return cohort_from_params(params, min_per_class=1)
 
 
 def adc_gain(signal: np.ndarray) -> float:
@@ -352,13 +341,13 @@ def write_cohort(params: SynthParams, out: Path) -> Path:
     ParameterError
         For invalid parameters (checked before anything is written).
     """
-    import wfdb
+    import wfdb   # lazy: half a second to import, needed only to write WFDB files
 
     params.validate()
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise HfecgError(f"output folder {out} exists and is not empty; choose a new or empty folder")
-    cohort = generate_cohort(params)
+    cohort = cohort_from_params(params)
     out.mkdir(parents=True, exist_ok=True)
     for rec in cohort.records:
         gain = adc_gain(rec.signal)
@@ -373,10 +362,10 @@ def write_cohort(params: SynthParams, out: Path) -> Path:
     w.writerow(["record", "patient_id", "label"])
     for rec in cohort.records:
         w.writerow([rec.record_id, rec.patient_id, rec.label])
-    (out / "labels.csv").write_text(buf.getvalue())
-    (out / "truth.json").write_text(json.dumps(cohort.info["truth"], sort_keys=True, indent=1) + "\n")
+    write_atomic(out / "labels.csv", buf.getvalue())
+    write_atomic(out / "truth.json", json.dumps(cohort.info["truth"], sort_keys=True, indent=1) + "\n")
     return out
 
 
-__all__ = ["GENERATOR_VERSION", "PRESETS", "SynthParams", "generate_cohort", "write_cohort", "cache_dir",
-           "cache_key", "class_counts", "min_patients", "adc_gain"]
+__all__ = ["GENERATOR_VERSION", "PRESETS", "SynthParams", "adc_gain", "cache_key", "class_counts",
+           "cohort_from_params", "generate_cohort", "min_patients", "write_cohort"]

@@ -47,9 +47,9 @@ def check_fs(fs: float, options: LoadOptions) -> list[str]:
     if options.allow_low_fs and fs >= LOW_FS_FLOOR:
         return []
     if options.allow_low_fs:
-        return [f"sampling rate {fs:g} Hz is below {LOW_FS_FLOOR:g} Hz, the floor even with --allow-low-fs"]
+        return [f"sampling rate {fs:g} Hz is below {LOW_FS_FLOOR:g} Hz, the floor even with allow_low_fs (--allow-low-fs)"]
     return [f"sampling rate {fs:g} Hz is below the {HF_MIN_FS:g} Hz HF-QRS (150-250 Hz) needs "
-            f"(pass --allow-low-fs to go on at >= {LOW_FS_FLOOR:g} Hz)"]
+            f"(set allow_low_fs, --allow-low-fs, to go on at >= {LOW_FS_FLOOR:g} Hz)"]
 
 
 def check_leads(lead_names: tuple[str, ...], options: LoadOptions) -> list[str]:

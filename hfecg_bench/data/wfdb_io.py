@@ -20,7 +20,7 @@ class WfdbSignal:
 
 def read_header(path: Path):
     """The header only (cheap); raises whatever wfdb raises."""
-    import wfdb
+    import wfdb   # lazy: half a second to import, needed only when WFDB files are read
 
     return wfdb.rdheader(str(path))
 
@@ -32,7 +32,7 @@ def read_wfdb(path: Path) -> tuple[WfdbSignal | None, str | None]:
     unreadable header, header/signal mismatch, truncated or unreadable signal file.
     Physical units other than mV are converted (uV, V); unknown units are a reason.
     """
-    import wfdb
+    import wfdb   # lazy: half a second to import, needed only when WFDB files are read
 
     path = Path(path)
     try:

@@ -12,35 +12,34 @@ from scipy.signal import butter, sosfiltfilt
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import KFold
 
+from hfecg_bench.bands import HF_BAND_HZ
+from hfecg_bench.beats.beatset import cap_beats
 from hfecg_bench.evaluation.folds import assert_disjoint
-from hfecg_bench.evaluation.metrics import safe_auroc
+from hfecg_bench.evaluation.metrics import aggregate_patient_probs, safe_auroc
 from hfecg_bench.evaluation.seeds import derive_seed
 
 
-def beat_features(X: np.ndarray, fs: float) -> np.ndarray:
-    """Per-beat, per-lead descriptors: wideband RMS, peak-to-peak, and 150-250 Hz RMS.
+def beat_features(X: np.ndarray, fs: float, hf_band=HF_BAND_HZ) -> np.ndarray:
+    """Per-beat, per-lead descriptors: wideband RMS, peak-to-peak, and RMS in ``hf_band`` (Hz, in uV).
 
     ``X`` is ``(n_beats, n_window, n_leads)`` in mV; returns ``(n_beats, 3 * n_leads)``.
+
+    Examples
+    --------
+    >>> X = np.random.default_rng(0).normal(size=(5, 400, 2)).astype(np.float32)
+    >>> beat_features(X, 1000.0).shape
+    (5, 6)
     """
     rms = np.sqrt(np.mean(X ** 2, axis=1))
     ptp = np.ptp(X, axis=1)
-    top = min(250.0, 0.45 * fs)
-    hf = sosfiltfilt(butter(4, [150.0, top], btype="band", fs=fs, output="sos"), X, axis=1)
+    top = min(float(hf_band[1]), 0.45 * fs)
+    hf = sosfiltfilt(butter(4, [float(hf_band[0]), top], btype="band", fs=fs, output="sos"), X, axis=1)
     hf_rms = np.sqrt(np.mean(hf ** 2, axis=1))
     return np.concatenate([rms, ptp, hf_rms * 1000], axis=1).astype(np.float32)
 
 
-def _cap(pids: np.ndarray, cap: int, seed: int) -> np.ndarray:
-    """Indices keeping at most ``cap`` beats per patient (seeded), so big patients do not dominate."""
-    rng = np.random.default_rng(seed)
-    keep = []
-    for p in np.unique(pids):
-        idx = np.flatnonzero(pids == p)
-        keep.append(idx if len(idx) <= cap else np.sort(rng.choice(idx, cap, replace=False)))
-    return np.concatenate(keep)
-
-
-def split_leakage(beats, plan, seed: int, *, max_beats_per_patient: int = 30, n_estimators: int = 200) -> dict:
+def split_leakage(beats, plan, seed: int, *, hf_band=HF_BAND_HZ, max_beats_per_patient: int = 30,
+                  n_estimators: int = 200) -> dict:
     """Patient-level and beat-level AUROC of a RandomForest on beat descriptors, beat-wise vs patient-wise.
 
     Parameters
@@ -53,8 +52,8 @@ def split_leakage(beats, plan, seed: int, *, max_beats_per_patient: int = 30, n_
     pids_all = np.asarray(beats.patient_ids).astype(str)
     in_plan = np.isin(pids_all, np.asarray(plan.patients, dtype=str))
     idx = np.flatnonzero(in_plan)
-    idx = idx[_cap(pids_all[idx], max_beats_per_patient, derive_seed(seed, "leak-cap"))]
-    X = beat_features(np.asarray(beats.X)[idx], float(beats.fs))
+    idx = cap_beats(idx, pids_all, max_beats_per_patient, np.random.default_rng(derive_seed(seed, "leak-cap")))
+    X = beat_features(np.asarray(beats.X)[idx], float(beats.fs), hf_band)
     y = np.asarray(beats.labels).astype(int)[idx]
     pids = pids_all[idx]
     fold_of = plan.folds.reindex(pids).to_numpy(int)
@@ -76,7 +75,7 @@ def split_leakage(beats, plan, seed: int, *, max_beats_per_patient: int = 30, n_
     out = {}
     for name, splits in (("patient_wise", patient_splits), ("beat_wise", beat_splits)):
         prob = run(splits)
-        per_patient = pd.Series(prob).groupby(pids).mean()
+        per_patient = aggregate_patient_probs(prob, pids)
         lab = pd.Series(y).groupby(pids).first().loc[per_patient.index]
         out[name] = {"beat_auroc": round(safe_auroc(y, prob), 4),
                      "patient_auroc": round(safe_auroc(lab.to_numpy(), per_patient.to_numpy()), 4)}

@@ -16,9 +16,9 @@ from hfecg_bench.diagnostics.power import auroc_se
 from hfecg_bench.evaluation.folds import assert_disjoint
 from hfecg_bench.evaluation.metrics import safe_auroc
 from hfecg_bench.evaluation.seeds import derive_seed
+from hfecg_bench.features.config import GROUPS as FEATURE_GROUPS
 from hfecg_bench.models.base import ModelData
 
-GROUPS = ("hf", "wavelet", "spectral", "conventional")
 
 
 @dataclass
@@ -102,7 +102,7 @@ def learning_curve(spec, data: ModelData, plan, seed: int, profile: str,
     }
 
 
-def ablation(spec, data: ModelData, plan, seed: int, profile: str, groups=GROUPS) -> dict:
+def ablation(spec, data: ModelData, plan, seed: int, profile: str, groups=FEATURE_GROUPS) -> dict:
     """AUROC of ``spec`` on each feature group alone and on all groups together, same folds."""
     table = data.features
     present = [g for g in groups if table.feature_columns([g])]

@@ -1,18 +1,20 @@
 """Run every diagnostic of a finished run and write ``diagnostics.json`` with the verdict."""
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+from hfecg_bench.bands import HF_BAND_HZ
+from hfecg_bench.diagnostics import leakage, refit
 from hfecg_bench.diagnostics.agreement import label_noise_candidates, model_agreement, train_test_gaps
 from hfecg_bench.diagnostics.permutation import max_auroc_permutation
 from hfecg_bench.diagnostics.power import detectable_auroc
 from hfecg_bench.diagnostics.verdict import decide, family_comparison
 from hfecg_bench.evaluation.seeds import derive_seed
+from hfecg_bench.io import jsonable, write_json
+from hfecg_bench.models.registry import get_spec
 
 
 def power_finding(plan, metrics: pd.DataFrame, moderate_auroc: float = 0.75) -> dict:
@@ -45,7 +47,7 @@ def consensus_models(metrics: pd.DataFrame, competing: list[str], families: dict
 
 
 def run_diagnostics(run_dir: Path, data, plan, *, seed: int, profile: str, families: dict[str, str],
-                    n_permutations: int = 2000, log=print) -> dict:
+                    hf_band=HF_BAND_HZ, n_permutations: int = 2000, log=print) -> dict:
     """Compute every finding from the saved predictions (and refits at default parameters), decide, save.
 
     Parameters
@@ -58,10 +60,9 @@ def run_diagnostics(run_dir: Path, data, plan, *, seed: int, profile: str, famil
         The run's patient-wise fold plan.
     families : dict
         Model name -> family (``baseline``, ``classical``, ``deep``).
+    hf_band : (float, float)
+        Hz: the run's HF-QRS band (the split-leakage diagnostic's per-beat HF descriptor).
     """
-    from hfecg_bench.diagnostics import leakage, refit
-    from hfecg_bench.models.registry import get_spec
-
     run_dir = Path(run_dir)
     pred = pd.read_csv(run_dir / "predictions.csv", dtype={"patient_id": str})
     metrics = pd.read_csv(run_dir / "metrics.csv")
@@ -87,32 +88,17 @@ def run_diagnostics(run_dir: Path, data, plan, *, seed: int, profile: str, famil
     step("label_noise", lambda: label_noise_candidates(pred, consensus_models(metrics, competing, families)))
     step("model_comparison", lambda: family_comparison(pred, metrics, families))
     classical = metrics[metrics["model"].map(families.get) == "classical"].sort_values("auroc", ascending=False)
-    if data is not None and getattr(data, "features", None) is not None and len(classical):
+    if data.features is not None and len(classical):
         spec = get_spec(str(classical.iloc[0]["model"]))
         step("learning_curve", lambda: refit.learning_curve(spec, data, plan, seed, profile))
         step("ablation", lambda: refit.ablation(spec, data, plan, seed, profile))
-    if data is not None and getattr(data, "beats", None) is not None:
-        step("split_leakage", lambda: leakage.split_leakage(data.beats, plan, seed))
+    if data.beats is not None:
+        step("split_leakage", lambda: leakage.split_leakage(data.beats, plan, seed, hf_band=hf_band))
     else:
         findings.append({"kind": "split_leakage", "summary": "not computed: no beat windows in this run "
                          "(run a deep model or `run all` to get the beat-wise vs patient-wise split gap)"})
     verdict, reasons = decide(findings)
-    out = {"verdict": verdict, "reasons": reasons, "findings": _jsonable(findings), "timings_s": timings}
-    (run_dir / "diagnostics.json").write_text(json.dumps(out, indent=2, sort_keys=False))
+    out = jsonable({"verdict": verdict, "reasons": reasons, "findings": findings, "timings_s": timings})
+    write_json(run_dir / "diagnostics.json", out)
     return out
 
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating,)):
-        return None if not np.isfinite(obj) else float(obj)
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    return obj

@@ -70,7 +70,11 @@ class EvalConfig:
             raise ParameterError("folds", folds, "an integer >= 2 or 'loo'")
         return replace(self, n_folds=k, loo=False)
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> "EvalConfig":
+        """Raise ParameterError naming the first field out of range; return the config."""
         if self.n_inner_folds < 2:
             raise ParameterError("n_inner_folds", self.n_inner_folds, "an integer >= 2")
         if self.n_trials < 0:

@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
-from hfecg_bench.errors import HfecgError, HfecgWarning
+from hfecg_bench.errors import HfecgError, HfecgWarning, ParameterError
+from hfecg_bench.io import write_atomic
 
 
 class LeakageError(HfecgError):
@@ -145,10 +146,7 @@ class FoldPlan:
         """Write ``patient_id,fold`` (sorted by patient) to ``path``."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        self.frame().to_csv(tmp, index=False)
-        tmp.replace(path)
-        return path
+        return write_atomic(path, self.frame().to_csv(index=False))
 
 
 def make_fold_plan(labels, n_folds: int = 5, seed: int = 0, loo: bool = False) -> FoldPlan:
@@ -175,13 +173,13 @@ def make_fold_plan(labels, n_folds: int = 5, seed: int = 0, loo: bool = False) -
         folds = pd.Series(np.arange(len(labels)), index=labels.index, name="fold")
         return FoldPlan(folds=folds, labels=labels, kind="loo", seed=seed)
     if n_folds < 2:
-        raise HfecgError(f"--folds must be >= 2, got {n_folds}")
+        raise ParameterError("folds", n_folds, "must be an integer >= 2 (or use loo)")
     k = min(n_folds, n_pos, n_neg)
     if k < 2:
         raise HfecgError(f"cannot make {n_folds} patient-wise folds that each hold both classes from {counts}: "
                          "at least 2 patients of each class are needed")
     if k < n_folds:
-        warnings.warn(f"--folds {n_folds} capped to {k}: the cohort has {counts}, and every fold must hold both classes",
+        warnings.warn(f"folds={n_folds} capped to {k}: the cohort has {counts}, and every fold must hold both classes",
                       HfecgWarning, stacklevel=2)
     folds = pd.Series(-1, index=labels.index, name="fold")
     for i, (_, test) in enumerate(stratified_patient_splits(labels, k, seed, "outer folds")):

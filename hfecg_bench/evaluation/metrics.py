@@ -14,20 +14,64 @@ import pandas as pd
 from sklearn.metrics import (average_precision_score, balanced_accuracy_score, brier_score_loss, f1_score,
                              matthews_corrcoef, recall_score, roc_auc_score, roc_curve)
 
-from hfecg_bench.errors import HfecgError
+from hfecg_bench.errors import HfecgError, ParameterError
 
 METRICS = ("auroc", "auprc", "balanced_accuracy", "sensitivity", "specificity", "f1", "mcc", "brier")
 THRESHOLD_METRICS = ("balanced_accuracy", "sensitivity", "specificity", "f1", "mcc")
 
 
-def patient_mean(prob, patient_ids) -> pd.Series:
-    """Mean of each patient's record probabilities; index patient_id (sorted).
+#: How the probabilities of one patient's records or beats become the patient's probability.
+AGGREGATIONS = ("mean", "median", "trimmed_mean")
 
-    Rounded to 12 decimals, so that equal record probabilities give exactly equal patient
-    probabilities (a constant model must not rank patients by floating-point noise).
+
+def aggregate_patient_probs(prob, patient_ids, method: str = "mean", trim: float = 0.1) -> pd.Series:
+    """Patient-level probability from record or beat probabilities: the one aggregation of the package.
+
+    Parameters
+    ----------
+    prob : array-like of float, shape (n,)
+        P(label = 1) of each record or beat.
+    patient_ids : array-like, shape (n,)
+        Patient of each.
+    method : {"mean", "median", "trimmed_mean"}, default "mean"
+    trim : float, default 0.1
+        For ``trimmed_mean``: ``floor(trim * n)`` values are cut from each end of a patient's sorted values.
+
+    Returns
+    -------
+    pandas.Series
+        Index patient_id (str, sorted), values rounded to 12 decimals, so that equal inputs give exactly
+        equal patient probabilities (a constant model must not rank patients by floating-point noise).
+
+    Examples
+    --------
+    >>> aggregate_patient_probs([0.2, 0.4, 0.9, 0.3, 0.3, 0.3], ["a", "a", "b", "c", "c", "c"]).to_dict()
+    {'a': 0.3, 'b': 0.9, 'c': 0.3}
+    >>> aggregate_patient_probs([0.1, 0.2, 0.9, 0.5], ["a", "a", "a", "b"], "median").tolist()
+    [0.2, 0.5]
     """
-    s = pd.Series(np.asarray(prob, dtype=float), index=pd.Index(np.asarray(patient_ids).astype(str), name="patient_id"))
-    return s.groupby(level=0, sort=True).mean().round(12)
+    values = np.asarray(prob, dtype=float).ravel()
+    pids = np.asarray(patient_ids).astype(str).ravel()
+    if values.shape != pids.shape:
+        raise ParameterError("patient_ids", f"{pids.size} ids", f"one per probability ({values.size})")
+    if method not in AGGREGATIONS:
+        raise ParameterError("method", method, f"one of {', '.join(AGGREGATIONS)}")
+    if not 0.0 <= trim < 0.5:
+        raise ParameterError("trim", trim, "a fraction in [0, 0.5)")
+    grouped = pd.Series(values, index=pd.Index(pids, name="patient_id")).groupby(level=0, sort=True)
+    if method == "mean":
+        out = grouped.mean()
+    elif method == "median":
+        out = grouped.median()
+    else:
+        out = grouped.agg(lambda s: _trimmed_mean(s.to_numpy(), trim))
+    return out.astype(float).round(12)
+
+
+def _trimmed_mean(x: np.ndarray, trim: float) -> float:
+    x = np.sort(x)
+    k = int(np.floor(trim * x.size))
+    return float(x[k:x.size - k].mean())
 
 
 def safe_auroc(y, p) -> float:

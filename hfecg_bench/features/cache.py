@@ -9,31 +9,28 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
+from hfecg_bench.io import write_atomic
+
 CACHE_VERSION = "features-2"
-ENV_VAR = "HFECG_CACHE_DIR"
-
-
-def resolve_cache_dir(cache_dir=None) -> Path | None:
-    """Where feature files go.
-
-    ``False`` disables caching (returns None); a path is used as given; ``None`` means
-    ``$HFECG_CACHE_DIR/features`` when that variable is set, else ``~/.cache/hfecg_bench/features``.
-    """
-    if cache_dir is False:
-        return None
-    if cache_dir is not None:
-        return Path(cache_dir)
-    root = os.environ.get(ENV_VAR)
-    if root:
-        return Path(root) / "features"
-    return Path.home() / ".cache" / "hfecg_bench" / "features"
 
 
 class FeatureCache:
-    """Get/put per-record feature payloads under ``directory`` (created on first write)."""
+    """Get/put per-record feature payloads under ``directory`` (created on first write).
+
+    The default folder is :func:`hfecg_bench.paths.cache_dir` ``("features")``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> cache = FeatureCache(tempfile.mkdtemp())
+    >>> cache.get("ab12"), cache.misses
+    (None, 1)
+    >>> cache.put("ab12", {"values": {"V1__hf__rms_uv": float("nan")}})
+    >>> cache.get("ab12")["values"], cache.hits
+    ({'V1__hf__rms_uv': nan}, 1)
+    """
 
     def __init__(self, directory: Path):
         self.directory = Path(directory)
@@ -42,6 +39,7 @@ class FeatureCache:
 
     @staticmethod
     def key(record, feature_config, beat_config) -> str:
+        """SHA-256 of the record's content hash, both configurations and :data:`CACHE_VERSION`."""
         text = "|".join([CACHE_VERSION, record.content_hash(), feature_config.key(), beat_config.key()])
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -62,8 +60,7 @@ class FeatureCache:
         return payload
 
     def put(self, key: str, payload: dict) -> None:
+        """Store ``payload`` (JSON-serialisable, NaN allowed) under ``key``, atomically."""
         p = self.path(key)
         p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({**payload, "version": CACHE_VERSION}))
-        tmp.replace(p)
+        write_atomic(p, json.dumps({**payload, "version": CACHE_VERSION}))

@@ -4,6 +4,9 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, fields
 
+import pywt
+
+from hfecg_bench.bands import HF_BAND_HZ, check_band
 from hfecg_bench.errors import ParameterError
 from hfecg_bench.leads import STANDARD_LEADS
 
@@ -17,8 +20,10 @@ class FeatureConfig:
 
     Parameters
     ----------
-    hf_band : (float, float), default (150, 250)
-        HF-QRS band; the upper edge is lowered to 0.45 x fs where the rate is too low (noted in ``info``).
+    hf_band : (float, float), default :data:`hfecg_bench.bands.HF_BAND_HZ` (150, 250)
+        HF-QRS band in Hz, the one band of a run: the HF features and the deep models' ``beats_hf``
+        view both use it. The upper edge is lowered to 0.45 x fs where the rate is too low
+        (noted in ``info``).
     hf_order : int, default 4
         Butterworth order (doubled in effect by zero-phase filtering).
     zero_phase : bool, default True
@@ -49,9 +54,19 @@ class FeatureConfig:
     leads : tuple of str, default the 12 standard leads
     include_extra_leads : bool, default False
         Also compute features for other leads of the record (e.g. Frank vx, vy, vz).
+
+    Examples
+    --------
+    >>> cfg = FeatureConfig(hf_band=(100, 200), groups=("hf",))
+    >>> cfg.hf_band, cfg.groups, FeatureConfig.for_profile("full").wavelet_levels
+    ((100.0, 200.0), ('hf',), 6)
+    >>> FeatureConfig(groups=("hf", "ecg"))
+    Traceback (most recent call last):
+    ...
+    hfecg_bench.errors.ParameterError: invalid groups=['hf', 'ecg']: choose from ['hf', 'wavelet', 'spectral', 'conventional']
     """
 
-    hf_band: tuple[float, float] = (150.0, 250.0)
+    hf_band: tuple[float, float] = HF_BAND_HZ
     hf_order: int = 4
     zero_phase: bool = True
     raz_neighbour_ms: float = 6.0
@@ -70,15 +85,13 @@ class FeatureConfig:
     include_extra_leads: bool = False
 
     def __post_init__(self):
-        self.hf_band = tuple(float(x) for x in self.hf_band)
+        self.hf_band = check_band("hf_band", self.hf_band)
         self.spectral_bands = tuple((float(lo), float(hi)) for lo, hi in self.spectral_bands)
         self.groups = tuple(self.groups)
         self.leads = tuple(self.leads)
         bad = [g for g in self.groups if g not in GROUPS]
         if bad or not self.groups:
             raise ParameterError("groups", list(self.groups), f"choose from {list(GROUPS)}")
-        if not 0 < self.hf_band[0] < self.hf_band[1]:
-            raise ParameterError("hf_band", self.hf_band, "must be (low, high) with 0 < low < high")
         if self.hf_order < 1:
             raise ParameterError("hf_order", self.hf_order, "must be >= 1")
         if self.min_beats < 1:
@@ -91,8 +104,6 @@ class FeatureConfig:
             raise ParameterError("raz_min_depth", self.raz_min_depth, "must be in [0, 1)")
         if self.wavelet_levels < 1:
             raise ParameterError("wavelet_levels", self.wavelet_levels, "must be >= 1")
-        import pywt
-
         if self.wavelet not in pywt.wavelist(kind="discrete"):
             raise ParameterError("wavelet", self.wavelet, "must be a discrete PyWavelets family name, e.g. 'db4'")
 

@@ -11,14 +11,15 @@ import pandas as pd
 from hfecg_bench.beats.config import BeatConfig
 from hfecg_bench.beats.pipeline import beats_from_record
 from hfecg_bench.cohort import Excluded
-from hfecg_bench.errors import HfecgError
-from hfecg_bench.features.cache import FeatureCache, resolve_cache_dir
+from hfecg_bench.errors import ParameterError
+from hfecg_bench.features.cache import FeatureCache
 from hfecg_bench.features.config import GROUPS, FeatureConfig
 from hfecg_bench.features.context import BeatContext
 from hfecg_bench.features.conventional import conventional_features
 from hfecg_bench.features.hf import hf_band_for, hf_features
 from hfecg_bench.features.spectral import spectral_features
 from hfecg_bench.features.wavelet import wavelet_features
+from hfecg_bench.paths import resolve_cache_dir
 
 ID_COLUMNS = ("record_id", "patient_id", "label")
 GROUP_FUNCTIONS = {"hf": hf_features, "wavelet": wavelet_features, "spectral": spectral_features,
@@ -39,7 +40,8 @@ class FeatureTable:
     ----------
     frame : pandas.DataFrame
         ``record_id, patient_id, label`` then feature columns ``<lead>__<group>__<feature>``
-        (lead ``all`` for record-level values); amplitudes in uV end in ``_uv``.
+        (lead ``all`` for record-level values); amplitudes in uV end in ``_uv``. ``label`` is
+        int64, or nullable ``Int64`` with ``<NA>`` where records have no label.
     excluded : list of Excluded
         The cohort's excluded records, then those with fewer than ``min_beats`` usable beats.
     nan_log : list of (record_id, lead, feature, reason)
@@ -48,6 +50,16 @@ class FeatureTable:
     beat_config : BeatConfig
     info : dict
         Cache hits, HF band used, timing.
+
+    Examples
+    --------
+    >>> from hfecg_bench.data import generate_cohort
+    >>> cohort = generate_cohort(preset="hf_effect", n_patients=4, duration_s=10, seed=1)
+    >>> table = extract_features(cohort, FeatureConfig(groups=("hf", "conventional")), cache_dir=False)
+    >>> table.groups(), table.leads()[:3], table.leads()[-1]
+    (['hf', 'conventional'], ['I', 'II', 'III'], 'all')
+    >>> table.feature_columns("hf")[:2]
+    ['I__hf__rms_uv', 'I__hf__peak_env_uv']
     """
 
     frame: pd.DataFrame
@@ -86,7 +98,7 @@ class FeatureTable:
         elif path.suffix == ".csv":
             self.frame.to_csv(path, index=False)
         else:
-            raise HfecgError(f"--out {path}: use a .csv or .parquet file name")
+            raise ParameterError("path", str(path), "use a .csv or .parquet file name")
         return path
 
 
@@ -98,10 +110,29 @@ def _feature_leads(record, config: FeatureConfig) -> list[str]:
 
 
 def record_features(record, config: FeatureConfig | None = None, beat_config: BeatConfig | None = None) -> dict:
-    """Features of one record.
+    """Features of one record, computed from that record alone (its signal-averaged beat).
 
-    Returns a dict with ``values`` (column -> float), ``nan`` ([lead, feature, reason]),
-    ``excluded`` (None or the reason the record has no features) and ``info``.
+    Parameters
+    ----------
+    record : Record
+        Labelled or not; continuous signal or pre-cut beats.
+    config : FeatureConfig, optional
+    beat_config : BeatConfig, optional
+
+    Returns
+    -------
+    dict
+        ``values`` (column ``<lead>__<group>__<feature>`` -> float, lead columns then ``all__``
+        columns per group), ``nan`` (``[lead, feature, reason]`` per NaN value), ``excluded``
+        (None, or why the record has no features) and ``info`` (beats detected/kept, HF band).
+
+    Examples
+    --------
+    >>> from hfecg_bench.data import generate_cohort
+    >>> rec = generate_cohort(n_patients=4, duration_s=10, seed=1).records[0]
+    >>> out = record_features(rec, FeatureConfig(groups=("hf",)))
+    >>> out["excluded"], out["info"]["hf_band"], len(out["values"])
+    (None, [150.0, 250.0], 120)
     """
     config = config or FeatureConfig()
     beat_config = beat_config or BeatConfig()
@@ -144,9 +175,12 @@ def record_features(record, config: FeatureConfig | None = None, beat_config: Be
     return {"values": values, "nan": nan, "excluded": None, "info": info}
 
 
-def extract_features(cohort, config: FeatureConfig | None = None, beat_config: BeatConfig | None = None,
+def extract_features(cohort, config: FeatureConfig | None = None, beat_config: BeatConfig | None = None, *,
                      cache_dir=None, progress=None) -> FeatureTable:
     """Features of every record of ``cohort`` (one record in memory at a time).
+
+    Each row depends on its own record only (:func:`record_features`), so features computed
+    before a patient-wise split leak nothing across it. Records need no label.
 
     Parameters
     ----------
@@ -154,24 +188,30 @@ def extract_features(cohort, config: FeatureConfig | None = None, beat_config: B
     config : FeatureConfig, optional
         Default ``FeatureConfig()`` (the quick profile).
     beat_config : BeatConfig, optional
-    cache_dir : Path, None or False
-        Per-record cache folder; ``None`` = ``$HFECG_CACHE_DIR/features`` or
-        ``~/.cache/hfecg_bench/features``; ``False`` = no cache. Cached and fresh results are equal.
+    cache_dir : Path, None or False, default None
+        Per-record cache folder; ``None`` = :func:`hfecg_bench.paths.cache_dir` ``("features")``
+        (``$HFECG_CACHE_DIR/features`` or ``~/.cache/hfecg_bench/features``); ``False`` = no cache.
+        Cached and fresh results are equal.
     progress : callable(i, n, name), optional
 
     Returns
     -------
     FeatureTable
+        One row per record with enough beats; the others are in ``excluded`` with the reason.
 
-    Example
-    -------
-    >>> from hfecg_bench.data import load_cohort                        # doctest: +SKIP
-    >>> table = extract_features(load_cohort("ptbdb", data_dir="ptbdb/"), cache_dir=False)  # doctest: +SKIP
-    >>> table.frame["V2__hf__rms_uv"].median()                         # doctest: +SKIP
+    Examples
+    --------
+    >>> from hfecg_bench.data import generate_cohort
+    >>> cohort = generate_cohort(preset="hf_effect", n_patients=4, duration_s=10, seed=1)
+    >>> table = extract_features(cohort, cache_dir=False)
+    >>> table.frame.shape, list(table.frame.columns[:4])
+    ((4, 583), ['record_id', 'patient_id', 'label', 'I__hf__rms_uv'])
+    >>> table.frame["label"].tolist(), bool(table.frame["V2__hf__rms_uv"].between(0.5, 50).all())
+    ([0, 0, 0, 1], True)
     """
     config = config or FeatureConfig()
     beat_config = beat_config or BeatConfig()
-    directory = resolve_cache_dir(cache_dir)
+    directory = resolve_cache_dir(cache_dir, "features")
     cache = FeatureCache(directory) if directory is not None else None
     rows, nan_log, excluded = [], [], list(cohort.excluded)
     n_cohort_excluded = len(excluded)
@@ -188,7 +228,7 @@ def extract_features(cohort, config: FeatureConfig | None = None, beat_config: B
         if payload["excluded"]:
             excluded.append(Excluded(rec.record_id, payload["excluded"]))
         else:
-            rows.append({"record_id": rec.record_id, "patient_id": rec.patient_id, "label": int(rec.label),
+            rows.append({"record_id": rec.record_id, "patient_id": rec.patient_id, "label": rec.label,
                          **payload["values"]})
             nan_log.extend((rec.record_id, lead, feat, why) for lead, feat, why in payload["nan"])
         if progress:
@@ -198,6 +238,8 @@ def extract_features(cohort, config: FeatureConfig | None = None, beat_config: B
     lead_cols = [c for c in feat_cols if not c.startswith("all__")]
     all_cols = [c for c in feat_cols if c.startswith("all__")]
     frame = frame[list(ID_COLUMNS) + lead_cols + all_cols]
+    # int64 labels as before when every record has one; nullable Int64 (<NA>) otherwise
+    frame = frame.astype({"label": "int64" if frame["label"].notna().all() else "Int64"})
     info = {"n_records": len(rows), "n_excluded_by_features": len(excluded) - n_cohort_excluded,
             "cache_dir": str(directory) if directory else None,
             "cache_hits": cache.hits if cache else 0, "cache_misses": cache.misses if cache else 0}

@@ -16,9 +16,9 @@ Example
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
-from hfecg_bench.models.base import FitResult, ModelData
+from hfecg_bench.models.base import FitResult, ModelData, ModelSpec
 from hfecg_bench.models.deep_config import DeepConfig, parse_dilations, receptive_field
 
 __all__ = ["DEEP_SPECS", "DeepSpec", "DeepConfig", "build_model", "count_params", "receptive_field"]
@@ -39,7 +39,7 @@ _MODEL_DEFAULTS = {
 
 
 @dataclass
-class DeepSpec:
+class DeepSpec(ModelSpec):
     """One deep model behind :class:`~hfecg_bench.models.base.ModelSpec`.
 
     Parameters
@@ -54,8 +54,8 @@ class DeepSpec:
     name: str
     overrides: dict = field(default_factory=dict)
     family: str = "deep"
-    # The runner takes the decision threshold of an untuned fit from its validation patients
-    # (held-out training patients, ``FitResult.info["val_patients"]``) instead of extra inner fits.
+    # An untuned fit takes its decision threshold from its validation patients (held-out training
+    # patients, ``FitResult.info["val_patients"]``) instead of extra inner fits.
     threshold_source: str = "validation"
 
     def __post_init__(self) -> None:
@@ -69,6 +69,10 @@ class DeepSpec:
     def with_config(self, **overrides) -> "DeepSpec":
         """A copy of this spec whose configuration overrides are updated (e.g. ``view="beats_hf"``)."""
         return replace(self, overrides={**self.overrides, **overrides})
+
+    def configure(self, run_config) -> "DeepSpec":
+        """This spec with the run's ``[deep]`` section (a :class:`~hfecg_bench.config.RunConfig`)."""
+        return self.with_config(**asdict(run_config.deep))
 
     def tuning_budget(self, profile: str) -> dict:
         """Optuna budget per outer fold: none in ``quick`` (fixed defaults, so the four models fit in

@@ -4,43 +4,23 @@ Every builder takes the beat shape ``(n_window, n_leads)`` and a params dict
 (see :func:`hfecg_bench.models.deep.DEEP_SPECS` for defaults and search
 spaces) and returns an uncompiled ``keras.Model`` with one sigmoid output.
 
-Importing this module imports TensorFlow and, once, limits its threads
-(intra-op 2, inter-op 1; env ``HFECG_TF_THREADS`` overrides intra-op) for
-reproducibility and a fair share of a small machine. That only works before
-TensorFlow has run anything; if it already has, the existing setting is kept.
+Importing this module imports Keras, hence TensorFlow (seconds, hundreds of
+MB), which is why :mod:`hfecg_bench.models.deep` imports it only inside the
+functions that build or fit. It configures nothing: :func:`build_model` calls
+:func:`hfecg_bench.runtime.configure_tensorflow` (threads, op determinism, once)
+before its first build.
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
+import keras
 import numpy as np
+from keras import layers, ops, regularizers
 
 from hfecg_bench.errors import ParameterError, TrialFailedError
 from hfecg_bench.models.deep_config import parse_dilations, receptive_field
-
-
-def _configure_tensorflow() -> None:
-    # TensorFlow's C++ info/warning lines (CPU features, graph attributes) drown the progress output;
-    # errors still print. A user who wants them sets TF_CPP_MIN_LOG_LEVEL themselves.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(int(os.environ.get("HFECG_TF_THREADS", "2")))
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:  # TensorFlow already initialised by someone else: keep its setting
-        pass
-    try:
-        tf.config.experimental.enable_op_determinism()
-    except Exception:  # pragma: no cover - very old TF
-        pass
-
-
-_configure_tensorflow()
-
-import keras  # noqa: E402  (after the thread settings)
-from keras import layers, ops, regularizers  # noqa: E402
+from hfecg_bench.runtime import configure_tensorflow
 
 MODEL_NAMES = ("cnn", "leadwise_cnn", "tcn", "lstm")
 BN_MOMENTUM = 0.9
@@ -199,6 +179,7 @@ _BUILDERS = {"cnn": build_cnn, "leadwise_cnn": build_leadwise_cnn, "tcn": build_
 
 def build_model(name: str, input_shape: Sequence[int], params: dict) -> keras.Model:
     """Build one deep model by name (``cnn``, ``leadwise_cnn``, ``tcn``, ``lstm``) for beats of ``input_shape``."""
+    configure_tensorflow()
     if name not in _BUILDERS:
         raise ParameterError("model", name, f"must be one of {', '.join(MODEL_NAMES)}")
     if len(input_shape) != 2 or min(input_shape) < 1:

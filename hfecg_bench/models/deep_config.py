@@ -12,14 +12,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
+from hfecg_bench.bands import HF_BAND_HZ
 from hfecg_bench.errors import ParameterError
+from hfecg_bench.evaluation.metrics import AGGREGATIONS
 
 VIEWS = ("beats_wideband", "beats_hf")
 SCALINGS = ("lead_zscore", "beat_robust", "beat_energy")
-AGGREGATIONS = ("mean", "median", "trimmed_mean")
 MONITORS = ("val_loss", "val_auc")
-#: Lowest sampling rate (Hz) after decimation at which the 150-250 Hz band is still below Nyquist.
-HF_MIN_FS = 500.0
 
 
 @dataclass(frozen=True)
@@ -138,13 +137,25 @@ class DeepConfig:
             raise ParameterError("profile", profile, "must be 'quick' or 'full'")
         return replace(base, **overrides) if overrides else base
 
-    def check_decimation(self, fs: float, model: str) -> None:
-        """Raise if decimating ``fs`` by ``decimate`` would put the HF band above Nyquist for ``beats_hf``."""
-        if self.view == "beats_hf" and fs / self.decimate < HF_MIN_FS:
+    def check_decimation(self, fs: float, model: str, hf_band=HF_BAND_HZ) -> None:
+        """Raise if decimating ``fs`` by ``decimate`` would put ``hf_band`` (Hz) above Nyquist for ``beats_hf``.
+
+        Examples
+        --------
+        >>> DeepConfig(view="beats_hf", decimate=2).check_decimation(1000.0, "cnn")   # 500 Hz: 250 Hz fits
+        >>> DeepConfig(view="beats_hf", decimate=4).check_decimation(1000.0, "cnn")
+        Traceback (most recent call last):
+        ...
+        hfecg_bench.errors.ParameterError: invalid deep.decimate=4: model cnn: view beats_hf at fs=1000 Hz decimated to 250 Hz puts the 150-250 Hz band above Nyquist; need fs/decimate >= 500 Hz
+        """
+        if self.view != "beats_hf":
+            return
+        need = 2.0 * float(hf_band[1])  # Nyquist above the band's upper edge
+        if fs / self.decimate < need:
             raise ParameterError(
                 "deep.decimate", self.decimate,
                 f"model {model}: view beats_hf at fs={fs:g} Hz decimated to {fs / self.decimate:g} Hz "
-                f"puts the 150-250 Hz band above Nyquist; need fs/decimate >= {HF_MIN_FS:g} Hz")
+                f"puts the {hf_band[0]:g}-{hf_band[1]:g} Hz band above Nyquist; need fs/decimate >= {need:g} Hz")
 
     def as_dict(self) -> dict:
         """Plain dict for the run manifest."""

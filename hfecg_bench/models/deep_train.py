@@ -12,7 +12,12 @@ One call of :func:`fit_predict_deep` does, using ``train_patients`` only:
    Adam, early stopping (best weights restored), ReduceLROnPlateau,
    TerminateOnNaN plus a check that raises :class:`NaNLossError`;
 5. predict every beat of the test and training patients and aggregate per
-   patient (:func:`aggregate_patient_probs`).
+   patient (:func:`hfecg_bench.evaluation.metrics.aggregate_patient_probs`).
+
+Importing this module imports Keras, hence TensorFlow, which is why
+:mod:`hfecg_bench.models.deep` imports it only inside ``fit_predict``.
+:func:`fit_predict_deep` calls :func:`hfecg_bench.runtime.configure_tensorflow`
+(threads, op determinism, once) before TensorFlow runs anything.
 """
 from __future__ import annotations
 
@@ -22,10 +27,14 @@ import keras
 import numpy as np
 import pandas as pd
 
+from hfecg_bench.bands import HF_BAND_HZ
+from hfecg_bench.beats.beatset import cap_beats
 from hfecg_bench.errors import HfecgError, TrialFailedError
-from hfecg_bench.models import deep_arch  # imports TensorFlow first, limiting its threads once
+from hfecg_bench.evaluation.metrics import aggregate_patient_probs
+from hfecg_bench.models import deep_arch
 from hfecg_bench.models.base import FitResult
-from hfecg_bench.models.deep_config import AGGREGATIONS, DeepConfig
+from hfecg_bench.models.deep_config import DeepConfig
+from hfecg_bench.runtime import configure_tensorflow
 
 
 #: Shortest model input (samples after decimation) the CNNs' pooling stages accept.
@@ -37,59 +46,10 @@ class DeepTrainingError(HfecgError):
 
 
 class NaNLossError(DeepTrainingError, TrialFailedError):
-    """The training loss became NaN or infinite; the runner treats the trial as failed."""
+    """The training loss became NaN or infinite; tuning treats the trial as failed."""
 
 
 # ----------------------------------------------------------------------------- pure helpers (no TensorFlow)
-
-def aggregate_patient_probs(beat_probs, patient_ids, method: str = "mean", trim: float = 0.1) -> pd.Series:
-    """Patient-level probability from beat probabilities.
-
-    Parameters
-    ----------
-    beat_probs : array-like of float, shape (n_beats,)
-        P(label = 1) of each beat.
-    patient_ids : array-like, shape (n_beats,)
-        Patient of each beat.
-    method : {"mean", "median", "trimmed_mean"}, default "mean"
-        How the beats of one patient are combined.
-    trim : float, default 0.1
-        For ``trimmed_mean``: ``floor(trim * n)`` beats are cut from each end of the sorted probabilities.
-
-    Returns
-    -------
-    pandas.Series
-        Index patient_id (order of first appearance), values in [0, 1].
-
-    Examples
-    --------
-    >>> aggregate_patient_probs([0.1, 0.2, 0.9, 0.5], ["a", "a", "a", "b"], "median").round(2).tolist()
-    [0.2, 0.5]
-    """
-    probs = np.asarray(beat_probs, dtype=float).ravel()
-    pids = np.asarray(patient_ids).ravel()
-    if probs.shape != pids.shape:
-        raise DeepTrainingError(f"aggregate_patient_probs: {probs.size} probabilities but {pids.size} patient ids")
-    if method not in AGGREGATIONS:
-        raise DeepTrainingError(f"aggregate_patient_probs: method={method!r}, must be one of {', '.join(AGGREGATIONS)}")
-    if not 0.0 <= trim < 0.5:
-        raise DeepTrainingError(f"aggregate_patient_probs: trim={trim!r}, must be in [0, 0.5)")
-    grouped = pd.Series(probs).groupby(pids, sort=False)
-    if method == "mean":
-        out = grouped.mean()
-    elif method == "median":
-        out = grouped.median()
-    else:
-        out = grouped.agg(lambda s: _trimmed_mean(s.to_numpy(), trim))
-    out.index.name = "patient_id"
-    return out.astype(float)
-
-
-def _trimmed_mean(x: np.ndarray, trim: float) -> float:
-    x = np.sort(x)
-    k = int(np.floor(trim * x.size))
-    return float(x[k:x.size - k].mean())
-
 
 def patient_labels(beat_patients: np.ndarray, beat_labels: np.ndarray, patients, model: str) -> pd.Series:
     """One binary label per requested patient from the per-beat labels; errors name the patients."""
@@ -148,14 +108,6 @@ def check_validation_split(fit_patients, val_patients, train_patients, model: st
         problems.append("no validation patients")
     if problems:
         raise DeepTrainingError(f"model {model}: invalid patient-wise validation split: " + "; ".join(problems))
-
-
-def cap_beats(rows: np.ndarray, beat_patients: np.ndarray, cap: int, rng: np.random.Generator) -> np.ndarray:
-    """A seeded random subset of at most ``cap`` of ``rows`` per patient, returned in ascending order."""
-    rows = np.asarray(rows)
-    perm = rows[rng.permutation(rows.size)]
-    rank = pd.Series(beat_patients[perm]).groupby(beat_patients[perm], sort=False).cumcount().to_numpy()
-    return np.sort(perm[rank < cap])
 
 
 def crop_window(n_window: int, fs: float, pre_ms: float, crop_ms, model: str, min_samples: int = 0) -> slice:
@@ -250,7 +202,7 @@ def fit_predict_deep(name: str, beats, train_patients, test_patients, params: di
     X_all = np.asarray(beats.X)
     if X_all.ndim != 3:
         raise DeepTrainingError(f"model {name}: beats.X must be (n_beats, n_window, n_leads), got shape {X_all.shape}")
-    config.check_decimation(float(beats.fs), name)
+    config.check_decimation(float(beats.fs), name, beats.info.get("hf_band") or HF_BAND_HZ)  # None: wideband
     labels = patient_labels(pids, beats.labels, train, name)
     patient_labels(pids, np.zeros(len(pids), dtype=int), test, name)  # every test patient has beats
 
@@ -262,7 +214,7 @@ def fit_predict_deep(name: str, beats, train_patients, test_patients, params: di
     rows_val = cap_beats(np.flatnonzero(np.isin(pids, val_p)), pids, config.max_beats_per_patient, cap_rng)
     window = slice(None)
     if config.view == "beats_hf" and config.hf_crop_ms:
-        pre_ms = (getattr(beats, "info", None) or {}).get("beat_config", {}).get("pre_ms")
+        pre_ms = beats.info.get("beat_config", {}).get("pre_ms")
         if pre_ms is None:
             raise DeepTrainingError(f"model {name}: the beats carry no R position (info['beat_config']['pre_ms']) "
                                     "to crop the QRS by; set deep.hf_crop_ms empty to use the whole window")
@@ -281,6 +233,7 @@ def fit_predict_deep(name: str, beats, train_patients, test_patients, params: di
     n_pos = float(y_fit.sum())
     class_weight = {0: len(y_fit) / (2.0 * (len(y_fit) - n_pos)), 1: len(y_fit) / (2.0 * n_pos)}
 
+    configure_tensorflow()  # before TensorFlow runs anything: thread counts are fixed at its first op
     keras.backend.clear_session()
     keras.utils.set_random_seed(int(seed))
     model = deep_arch.build_model(name, X_fit.shape[1:], params)

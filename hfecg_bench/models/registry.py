@@ -1,77 +1,62 @@
 """Model name -> :class:`~hfecg_bench.models.base.ModelSpec`, and the groups ``classical``, ``deep``, ``all``.
 
+A model's family is declared on its spec only; the groups here are lists of names.
+Importing this module does not import TensorFlow (the deep specs load it when they fit).
+
+Examples
+--------
 >>> [s.name for s in resolve_models("classical")]
 ['rf', 'svm', 'xgb', 'logreg', 'dummy']
+>>> resolve_names("rf, deep,rf")
+['rf', 'cnn', 'leadwise_cnn', 'tcn', 'lstm']
+>>> get_spec("leadwise_cnn").family
+'deep'
 """
 from __future__ import annotations
 
-from hfecg_bench.errors import HfecgError
+from hfecg_bench.errors import ParameterError
+from hfecg_bench.models.base import ModelSpec
+from hfecg_bench.models.classical import CLASSICAL_SPECS
+from hfecg_bench.models.deep import DEEP_SPECS
 
-CLASSICAL = ("rf", "svm", "xgb", "logreg", "dummy")
-DEEP = ("cnn", "leadwise_cnn", "tcn", "lstm")
-GROUPS = {"classical": CLASSICAL, "deep": DEEP}
-
-
-def classical_specs() -> dict:
-    from hfecg_bench.models.classical import CLASSICAL_SPECS
-
-    return dict(CLASSICAL_SPECS)
+SPECS: dict[str, ModelSpec] = {**CLASSICAL_SPECS, **DEEP_SPECS}
+GROUPS = {"classical": tuple(CLASSICAL_SPECS), "deep": tuple(DEEP_SPECS), "all": tuple(SPECS)}
 
 
-def deep_specs() -> dict:
-    """``hfecg_bench.models.deep.DEEP_SPECS``, imported lazily; HfecgError if it is not available."""
+def _unknown(name) -> ParameterError:
+    return ParameterError("models", name, f"choose from {', '.join(SPECS)} or the groups {', '.join(GROUPS)}")
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The spec of one model name (``rf``, ``svm``, ``xgb``, ``logreg``, ``dummy``, ``cnn``, ``leadwise_cnn``,
+    ``tcn``, ``lstm``); :class:`~hfecg_bench.errors.ParameterError` for any other."""
     try:
-        from hfecg_bench.models.deep import DEEP_SPECS
-    except ImportError as exc:
-        raise HfecgError(f"deep models ({', '.join(DEEP)}) are not available: hfecg_bench.models.deep could not be "
-                         f"imported ({exc}); run classical models only (e.g. `run classical`)") from None
-    return dict(DEEP_SPECS)
+        return SPECS[name]
+    except (KeyError, TypeError):
+        raise _unknown(name) from None
 
 
-def deep_available() -> bool:
-    try:
-        deep_specs()
-    except HfecgError:
-        return False
-    return True
+def resolve_names(models) -> list[str]:
+    """Model names from ``"rf,svm"``, a group (``classical``, ``deep``, ``all``) or a list of those.
 
-
-def get_spec(name: str):
-    """The spec of one model name."""
-    if name in CLASSICAL:
-        return classical_specs()[name]
-    if name in DEEP:
-        specs = deep_specs()
-        if name not in specs:
-            raise HfecgError(f"deep model {name!r} is not in hfecg_bench.models.deep.DEEP_SPECS (has {sorted(specs)})")
-        return specs[name]
-    raise HfecgError(f"unknown model {name!r}; choose from {', '.join(CLASSICAL + DEEP)} "
-                     "or the groups classical, deep, all")
-
-
-def resolve_names(text: str) -> list[str]:
-    """Expand ``"rf,svm"`` / ``classical`` / ``deep`` / ``all`` into model names (order kept, no duplicates).
-
-    ``all`` is every classical model plus the deep models when ``hfecg_bench.models.deep`` is importable.
+    Order is kept and duplicates are dropped.
     """
+    parts = str(models).split(",") if isinstance(models, str) else list(models)
     names: list[str] = []
-    for part in (x.strip().lower() for x in str(text).split(",")):
+    for part in (str(x).strip().lower() for x in parts):
         if not part:
             continue
-        if part == "all":
-            names += list(CLASSICAL) + (list(DEEP) if deep_available() else [])
-        elif part in GROUPS:
+        if part in GROUPS:
             names += list(GROUPS[part])
-        elif part in CLASSICAL or part in DEEP:
+        elif part in SPECS:
             names.append(part)
         else:
-            raise HfecgError(f"unknown model {part!r}; choose from {', '.join(CLASSICAL + DEEP)} "
-                             "or the groups classical, deep, all")
+            raise _unknown(part)
     if not names:
-        raise HfecgError(f"no model named in {text!r}")
+        raise ParameterError("models", models, "name at least one model or group")
     return list(dict.fromkeys(names))
 
 
-def resolve_models(text: str) -> list:
+def resolve_models(models) -> list[ModelSpec]:
     """Specs of the models named by :func:`resolve_names`."""
-    return [get_spec(n) for n in resolve_names(text)]
+    return [get_spec(n) for n in resolve_names(models)]

@@ -3,33 +3,33 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from sklearn.metrics import confusion_matrix, roc_auc_score, roc_curve
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from sklearn.metrics import confusion_matrix, roc_curve  # noqa: E402
+
+def _subplots(*args, **kwargs):
+    """A figure and its axes, without pyplot: no global backend or figure registry is touched."""
+    fig = Figure(figsize=kwargs.pop("figsize", None))
+    return fig, fig.subplots(*args, **kwargs)
 
 
 def _save(fig, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
 def roc_figure(pred: pd.DataFrame, order: list[str], path: Path) -> Path:
     """Patient-level out-of-fold ROC curves of every model, in leaderboard order."""
-    fig, ax = plt.subplots(figsize=(6, 5.5))
+    fig, ax = _subplots(figsize=(6, 5.5))
     for m in order:
         p = pred[pred["model"] == m]
         if p["label"].nunique() < 2:
             continue
         fpr, tpr, _ = roc_curve(p["label"], p["prob"])
-        from sklearn.metrics import roc_auc_score
-
         ax.plot(fpr, tpr, lw=1.4, label=f"{m} ({roc_auc_score(p['label'], p['prob']):.2f})")
     ax.plot([0, 1], [0, 1], "k:", lw=1)
     ax.set(xlabel="1 - specificity", ylabel="sensitivity", title="Out-of-fold ROC, patient level")
@@ -42,7 +42,7 @@ def confusion_figure(pred: pd.DataFrame, order: list[str], path: Path) -> Path:
     n = len(order)
     cols = min(5, n)
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(2.4 * cols, 2.4 * rows), squeeze=False)
+    fig, axes = _subplots(rows, cols, figsize=(2.4 * cols, 2.4 * rows), squeeze=False)
     for ax in axes.ravel()[n:]:
         ax.axis("off")
     for ax, m in zip(axes.ravel(), order):
@@ -59,7 +59,7 @@ def confusion_figure(pred: pd.DataFrame, order: list[str], path: Path) -> Path:
 def learning_curve_figure(finding: dict, path: Path) -> Path:
     """Patient-level AUROC against the fraction of training patients."""
     pts = finding.get("points") or []
-    fig, ax = plt.subplots(figsize=(5, 4))
+    fig, ax = _subplots(figsize=(5, 4))
     if pts:
         x = [p["n_train_patients"] for p in pts]
         y = [p["auroc"] for p in pts]
@@ -77,7 +77,7 @@ def ablation_figure(finding: dict, path: Path) -> Path:
     """AUROC of each feature group alone and of all groups together."""
     res = finding.get("groups") or {}
     names = list(res)
-    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    fig, ax = _subplots(figsize=(5.5, 3.5))
     vals = [res[k]["auroc"] for k in names]
     err = np.array([[res[k]["auroc"] - res[k].get("auroc_lo", res[k]["auroc"]) for k in names],
                     [res[k].get("auroc_hi", res[k]["auroc"]) - res[k]["auroc"] for k in names]])
@@ -90,7 +90,7 @@ def ablation_figure(finding: dict, path: Path) -> Path:
 def training_curve_figures(curve_dir: Path, out_dir: Path) -> list[Path]:
     """One figure per deep model: loss and AUROC per epoch, train and validation, one line per fold.
 
-    Reads the runner's ``<model>_fold<k>_curve_history.csv`` files in ``curve_dir``.
+    Reads the pipeline's ``<model>_fold<k>_curve_history.csv`` files in ``curve_dir``.
     """
     files = sorted(Path(curve_dir).glob("*_fold*_curve_history.csv")) if Path(curve_dir).is_dir() else []
     by_model: dict[str, list[tuple[str, pd.DataFrame]]] = {}
@@ -99,7 +99,7 @@ def training_curve_figures(curve_dir: Path, out_dir: Path) -> list[Path]:
         by_model.setdefault(model or f.stem, []).append((rest.split("_")[0], pd.read_csv(f)))
     paths = []
     for model, runs in sorted(by_model.items()):
-        fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.5))
+        fig, (a1, a2) = _subplots(1, 2, figsize=(9, 3.5))
         for fold, h in runs:
             ep = h["epoch"] if "epoch" in h else np.arange(len(h))
             for ax, key in ((a1, "loss"), (a2, "auc")):

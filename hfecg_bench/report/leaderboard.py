@@ -7,33 +7,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-# Family and input of the models the package ships; a run's manifest may override the input
-# (the deep models' view is a run setting: wideband or 150-250 Hz beats).
-KNOWN_MODELS = {
-    "dummy": ("baseline", "none (class prior)"),
-    "logreg": ("classical", "features"),
-    "rf": ("classical", "features"),
-    "svm": ("classical", "features"),
-    "xgb": ("classical", "features"),
-    "cnn": ("deep", "beats"),
-    "leadwise_cnn": ("deep", "beats"),
-    "tcn": ("deep", "beats"),
-    "lstm": ("deep", "beats"),
-}
-
-
 def model_meta(run_dir: Path) -> dict[str, dict]:
-    """Model -> {family, input}: as the runner recorded it in ``manifest.json`` (``model_info``, the view
-    each model was actually fitted on), else :data:`KNOWN_MODELS` (runs written before it was recorded)."""
-    meta = {k: {"family": f, "input": i} for k, (f, i) in KNOWN_MODELS.items()}
+    """Model -> {family, input}, as the pipeline recorded them in ``manifest.json`` (``model_info``: the
+    family each spec declares and the view it was actually fitted on)."""
     manifest = Path(run_dir) / "manifest.json"
-    if manifest.exists():
-        recorded = json.loads(manifest.read_text()).get("model_info") or {}
-        for name, info in recorded.items():
-            if isinstance(info, dict):
-                meta.setdefault(name, {"family": "unknown", "input": "unknown"})
-                meta[name].update({k: v for k, v in info.items() if k in ("family", "input") and v})
-    return meta
+    recorded = (json.loads(manifest.read_text()).get("model_info") or {}) if manifest.exists() else {}
+    return {name: {"family": info.get("family", "unknown"), "input": info.get("input", "unknown")}
+            for name, info in recorded.items() if isinstance(info, dict)}
 
 
 def build_leaderboard(run_dir: Path) -> pd.DataFrame:

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import pandas as pd
 
 from hfecg_bench.errors import HfecgError
+from hfecg_bench.io import write_atomic, write_csv
 from hfecg_bench.report import figures
 from hfecg_bench.report.leaderboard import build_leaderboard, leaderboard_markdown_table
 
@@ -26,8 +28,7 @@ def render_report(run_dir: Path) -> dict[str, Path]:
         if not (run_dir / need).exists():
             raise HfecgError(f"{run_dir} is not a finished run: {need} is missing")
     lb = build_leaderboard(run_dir)
-    written = {"leaderboard.csv": run_dir / "leaderboard.csv"}
-    lb.to_csv(written["leaderboard.csv"], index=False, float_format="%.6g")
+    written = {"leaderboard.csv": write_csv(run_dir / "leaderboard.csv", lb, float_format="%.6g")}
     pred = pd.read_csv(run_dir / "predictions.csv", dtype={"patient_id": str})
     diag = json.loads((run_dir / "diagnostics.json").read_text()) if (run_dir / "diagnostics.json").exists() else None
     manifest = json.loads((run_dir / "manifest.json").read_text()) if (run_dir / "manifest.json").exists() else {}
@@ -43,8 +44,7 @@ def render_report(run_dir: Path) -> dict[str, Path]:
     for p in figures.training_curve_figures(run_dir / "fold_predictions", fig_dir):
         written[p.stem] = p
     md = markdown(lb, diag, manifest, [p for k, p in written.items() if p.suffix == ".png"], run_dir)
-    written["leaderboard.md"] = run_dir / "leaderboard.md"
-    written["leaderboard.md"].write_text(md)
+    written["leaderboard.md"] = write_atomic(run_dir / "leaderboard.md", md)
     return written
 
 
@@ -78,7 +78,6 @@ def markdown(lb: pd.DataFrame, diag: dict | None, manifest: dict, figs: list[Pat
     if figs:
         lines += ["## Figures", ""] + [f"![{p.stem}]({p.relative_to(run_dir).as_posix()})" for p in figs] + [""]
     command = manifest.get("command")
-    if command:
-        text = command if isinstance(command, str) else "python -m hfecg_bench " + " ".join(map(str, command[1:]))
-        lines += ["## Reproduce", "", "```", text, "```", ""]
+    if command:  # a shell command line or a Python call, recorded as it was given
+        lines += ["## Reproduce", "", "```", command if isinstance(command, str) else shlex.join(command), "```", ""]
     return "\n".join(lines)

@@ -24,8 +24,6 @@ from hfecg_bench.evaluation.folds import assert_disjoint
 from hfecg_bench.evaluation.metrics import safe_auroc
 from hfecg_bench.models.base import ModelData
 
-optuna.logging.set_verbosity(optuna.logging.WARNING)
-
 
 @dataclass
 class TuneResult:
@@ -114,13 +112,13 @@ def tune(spec, data: ModelData, splits, labels: pd.Series, *, n_trials: int, pro
          where: str = "", stream=None) -> TuneResult:
     """Tune ``spec`` on ``splits`` (inner patient folds of one outer training set) with a seeded TPE study.
 
-    With ``n_trials == 0`` or an untunable spec (``spec.tunable`` False), the default parameters are
+    With ``n_trials == 0``, an untunable spec (``spec.tunable`` False) or no ``db_path``, the default parameters are
     scored on the same inner folds (their out-of-fold probabilities still give the threshold).
     Only ``n_trials - completed`` new trials run when the stored study already has some.
     """
     stream = stream or sys.stderr
     where = where or study_name
-    if n_trials <= 0 or not getattr(spec, "tunable", True) or db_path is None:
+    if n_trials <= 0 or not spec.tunable or db_path is None:
         params = spec.default_params(profile)
         auc, oof = inner_cv(spec, data, splits, labels, params, fit_seed, profile, where)
         return TuneResult(params=params, inner_auroc=auc, oof=oof)

@@ -1,0 +1,299 @@
+"""The whole benchmark as one call: cohort -> features -> fold plan -> (model, fold) units -> evaluation ->
+diagnostics and verdict -> report. The command line is a thin shell over :func:`run`.
+
+The run directory is written by this module (through :class:`~hfecg_bench.pipeline.state.RunDirectory`)
+and by the report; a unit of work (:func:`~hfecg_bench.pipeline.fold.run_fold`) writes nothing but its
+Optuna study. Running the same call again on the same folder resumes: finished units are reloaded,
+unfinished Optuna studies continue.
+"""
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pandas as pd
+
+from hfecg_bench.config import RunConfig, load_run_config
+from hfecg_bench.errors import HfecgError, HfecgWarning, ParameterError
+from hfecg_bench.evaluation.evaluate import evaluate_predictions
+from hfecg_bench.evaluation.folds import FoldPlan, fold_plan_for_run
+from hfecg_bench.evaluation.metrics import safe_auroc
+from hfecg_bench.evaluation.seeds import derive_seed
+from hfecg_bench.io import read_json, write_csv
+from hfecg_bench.models.registry import get_spec, resolve_names
+from hfecg_bench.pipeline import finish
+from hfecg_bench.pipeline.fold import fold_task, plan_warnings, run_fold
+from hfecg_bench.pipeline.inputs import RunInputs, run_features, view_label
+from hfecg_bench.pipeline.manifest import run_manifest, run_state
+from hfecg_bench.pipeline.state import (FOLDS_FILE, METRICS_FILE, PREDICTIONS_FILE, STUDIES_DB, TRAIN_SCORES_FILE,
+                                        RunDirectory, default_out)
+from hfecg_bench.runtime import setup_runtime
+
+PRED_COLUMNS = ["model", "patient_id", "fold", "label", "prob", "threshold"]
+
+
+@dataclass
+class RunResult:
+    """What :func:`run` returns; everything in it is also in files of ``run_dir``.
+
+    Attributes
+    ----------
+    run_dir : Path
+    leaderboard : pandas.DataFrame
+        One row per model, best AUROC first: family, input, AUROC with its 95% CI, the other metrics.
+    verdict : str or None
+        ``no_signal``, ``data_limited``, ``model_limited``, ``near_ceiling`` or ``undetermined``;
+        None when the run had fewer than two models besides the dummy baseline (nothing to diagnose).
+    diagnostics : dict
+        ``diagnostics.json``: the verdict, its reasons and every finding ({} without diagnostics).
+    predictions : pandas.DataFrame
+        ``predictions.csv``: out-of-fold patient-level probabilities of every model.
+    plan : FoldPlan
+        The one patient-wise fold plan every model used.
+    """
+
+    run_dir: Path
+    leaderboard: pd.DataFrame
+    verdict: str | None
+    diagnostics: dict
+    predictions: pd.DataFrame
+    plan: FoldPlan
+
+
+def resolve_run_config(profile: str, config=None, *, folds=None, trials=None) -> RunConfig:
+    """The run's settings: ``config`` (a RunConfig, or the path of a TOML file) or the profile's defaults,
+    with ``folds`` (int or ``"loo"``) and ``trials`` applied to the evaluation section."""
+    if config is None or isinstance(config, (str, Path)):
+        cfg = load_run_config(profile, config)
+    elif isinstance(config, RunConfig):
+        if config.profile != profile:
+            raise ParameterError("config", f"RunConfig(profile={config.profile!r})",
+                                 f"must be for the run's profile {profile!r}")
+        cfg = replace(config)
+    else:
+        raise ParameterError("config", config, "a RunConfig, the path of a TOML file, or None")
+    evaluation = cfg.evaluation.with_folds(folds) if not isinstance(folds, FoldPlan) else cfg.evaluation
+    if trials is not None:
+        if not isinstance(trials, int) or isinstance(trials, bool) or trials < 0:
+            raise ParameterError("trials", trials, "an integer >= 0 (0: each model's default parameters)")
+        evaluation = replace(evaluation, n_trials=trials)
+    cfg.evaluation = evaluation.validate()
+    return cfg
+
+
+def _check_cohort(cohort) -> None:
+    """A benchmark needs a cohort with patients, each with a label."""
+    if not callable(getattr(cohort, "patient_labels", None)):  # a duck-typed cohort (tests) is fine
+        raise ParameterError("cohort", type(cohort).__name__, "a Cohort (see hfecg_bench.load_cohort / generate_cohort)")
+    labels = cohort.patient_labels()
+    if not labels:
+        raise HfecgError(f"the {cohort.dataset} cohort has no records to run on (excluded: {len(cohort.excluded)})")
+    unlabeled = sorted(p for p, label in labels.items() if label is None)
+    if unlabeled:
+        raise HfecgError(f"{len(unlabeled)} patient(s) have no label, and a benchmark needs one per patient: "
+                         f"{unlabeled[:10]}")
+
+
+def _plan(run_dir: RunDirectory, labels: pd.Series, evaluation, seed: int, given: FoldPlan | None) -> FoldPlan:
+    """The run's fold plan: the user's (checked against the cohort, saved) or drawn from the run seed."""
+    path = run_dir.file(FOLDS_FILE)
+    if given is None:
+        return fold_plan_for_run(path, labels, evaluation.n_folds, derive_seed(seed, "folds"), loo=evaluation.loo)[0]
+    patients = set(map(str, given.folds.index))
+    if patients != set(labels.index):
+        raise ParameterError("folds", f"FoldPlan of {len(patients)} patients",
+                             f"must cover exactly the {len(labels)} patients with features "
+                             f"(missing {sorted(set(labels.index) - patients)[:5]}, "
+                             f"extra {sorted(patients - set(labels.index))[:5]})")
+    plan = FoldPlan(folds=given.folds.rename(index=str).sort_index(), labels=labels, kind=given.kind, seed=given.seed)
+    if path.exists():
+        saved = pd.read_csv(path, dtype={"patient_id": str}).set_index("patient_id")["fold"].sort_index()
+        if not saved.equals(plan.folds.astype(saved.dtype)):
+            raise HfecgError(f"{path} holds another fold plan than the one given; choose another output folder")
+    else:
+        plan.save(path)
+    return plan
+
+
+def _patient_labels(cohort, features) -> pd.Series:
+    labels = pd.Series(cohort.patient_labels(), dtype=int)
+    labels.index = labels.index.map(str)
+    missing = sorted(set(labels.index) - set(features.frame["patient_id"].astype(str)))
+    if missing:
+        warnings.warn(f"{len(missing)} patient(s) have no usable record and are left out of every model: "
+                      f"{missing[:10]}{' ...' if len(missing) > 10 else ''}", HfecgWarning, stacklevel=3)
+    return labels.drop(index=missing).sort_index()
+
+
+def run_models(specs, inputs: RunInputs, plan: FoldPlan, run_dir: RunDirectory, *, seed: int, config, profile: str,
+               stream=None) -> None:
+    """Run every (model, outer fold) unit not yet finished in ``run_dir``, writing each as it finishes."""
+    seen: set = set()
+    timings = {}
+    for spec in specs:
+        t0 = time.monotonic()
+        done = [f for f in range(plan.n_folds) if run_dir.fold_done(spec.name, f)]
+        if done:
+            which = f"all {plan.n_folds} folds" if len(done) == plan.n_folds else f"folds {[f + 1 for f in done]}"
+            print(f"{spec.name}: {which} already finished in {run_dir.path}, not refitted", file=stream, flush=True)
+        for fold in range(plan.n_folds):
+            if fold in done:
+                continue
+            task = plan_warnings(lambda: fold_task(spec, plan, fold, seed=seed, config=config, profile=profile,
+                                                   study_db=run_dir.file(STUDIES_DB)), seen)
+            result = run_fold(task, inputs.for_view(spec.input), stream=stream)
+            run_dir.save_fold(spec.name, fold, result.predictions, result.summary, result.curves)
+            s, p = result.summary, result.predictions
+            print(f"{task.where}: inner AUROC {s['inner_auroc']:.3f} ({s['n_trials']} trials), fold AUROC "
+                  f"{safe_auroc(p['label'], p['prob']):.3f}, train AUROC {s['train_auroc']:.3f} "
+                  f"({s['fit_seconds']:.1f} s)", file=stream, flush=True)
+        timings[spec.name] = round(run_dir.manifest.get("timings", {}).get("models_s", {}).get(spec.name, 0)
+                                   + time.monotonic() - t0, 3)
+        run_dir.update_manifest(
+            timings={"models_s": timings},
+            model_info={spec.name: {"family": spec.family,
+                                    "input": spec.input_label or view_label(spec.input, inputs.run_config.features.hf_band)}},
+            seeds={"models": {spec.name: {str(f): {"fit": derive_seed(seed, "fit", spec.name, f),
+                                                   "tpe": derive_seed(seed, "tpe", spec.name, f)}
+                                          for f in range(plan.n_folds)}}})
+    run_dir.update_manifest(timings={"beats_s": dict(inputs.timings)},
+                            models=list(dict.fromkeys(run_dir.manifest.get("models", []) + [s.name for s in specs])))
+
+
+def collect_predictions(run_dir: RunDirectory, models: list[str], n_folds: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Write ``predictions.csv`` and ``train_scores.csv`` from the unit files of every model with all folds done."""
+    preds, scores = [], []
+    for m in models:
+        if not all(run_dir.fold_done(m, f) for f in range(n_folds)):
+            continue
+        for f in range(n_folds):
+            df, s = run_dir.load_fold(m, f)
+            df.insert(0, "model", m)
+            preds.append(df)
+            scores.append({"model": m, "fold": s["fold"], "train_auroc": s["train_auroc"],
+                           "inner_auroc": s["inner_auroc"], "threshold": s["threshold"], "n_trials": s["n_trials"],
+                           "fit_seconds": s["fit_seconds"]})
+    if not preds:
+        raise HfecgError(f"no model has finished all folds in {run_dir.path}")
+    order = {m: i for i, m in enumerate(models)}
+    pred = pd.concat(preds, ignore_index=True)[PRED_COLUMNS]
+    pred = pred.sort_values(["model", "patient_id"], key=lambda s: s.map(order) if s.name == "model" else s)
+    pred = pred.reset_index(drop=True)
+    scores = pd.DataFrame(scores).astype({"train_auroc": float, "inner_auroc": float})
+    write_csv(run_dir.file(PREDICTIONS_FILE), pred)
+    write_csv(run_dir.file(TRAIN_SCORES_FILE), scores)
+    return pred, scores
+
+
+def run(cohort, *, models="all", out: Path | str | None = None, profile: str = "quick", seed: int = 0, folds=None,
+        trials: int | None = None, config=None, features=None, stream=None, command: str | None = None) -> RunResult:
+    """Benchmark ``models`` on ``cohort`` under one patient-wise fold plan, and diagnose the result.
+
+    Parameters
+    ----------
+    cohort : Cohort
+        Labelled records (``load_cohort``, ``generate_cohort``, or built from :class:`Record` objects).
+    models : str or list of str, default "all"
+        Model names (``rf``, ``svm``, ``xgb``, ``logreg``, ``dummy``, ``cnn``, ``leadwise_cnn``, ``tcn``,
+        ``lstm``) or groups (``classical``, ``deep``, ``all``), as a list or comma-separated.
+    out : path, optional
+        Run directory (default ``reports/<dataset>-<timestamp>``): created, or resumed when it holds a
+        run with the same settings. A non-empty folder that is not a run is refused, never overwritten.
+    profile : {"quick", "full"}, default "quick"
+    seed : int, default 0
+        The run seed; every fold, tuning, model and bootstrap seed derives from it.
+    folds : int, "loo" or FoldPlan, optional
+        Outer folds (default the profile's 5), leave-one-patient-out, or your own patient-wise plan.
+    trials : int, optional
+        Optuna trials per model and outer fold (0: each model's default parameters).
+    config : RunConfig or path of a TOML file, optional
+        Settings by section (beats, features, evaluation, deep); default the profile's.
+    features : FeatureTable, optional
+        Precomputed features of ``cohort`` (skips extraction).
+    stream : file-like, default sys.stderr
+        Where progress goes.
+    command : str, optional
+        How to reproduce this run, for the manifest and the report (the CLI passes its command line).
+
+    Returns
+    -------
+    RunResult
+        ``.leaderboard``, ``.verdict``, ``.diagnostics``, ``.predictions``, ``.plan``, ``.run_dir``.
+
+    Examples
+    --------
+    >>> import tempfile, hfecg_bench as hb
+    >>> cohort = hb.generate_cohort(preset="hf_effect", n_patients=12, duration_s=10, seed=1)
+    >>> result = hb.run(cohort, models=["logreg", "dummy"], out=tempfile.mkdtemp(), folds=2, trials=0,
+    ...                 stream=open("/dev/null", "w"))
+    >>> sorted(result.leaderboard["model"]), result.verdict, result.predictions.shape
+    (['dummy', 'logreg'], None, (24, 6))
+    """
+    t0 = time.monotonic()
+    stream = stream or sys.stderr
+    runtime = setup_runtime()
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ParameterError("seed", seed, "an integer >= 0")
+    _check_cohort(cohort)
+    run_config = resolve_run_config(profile, config, folds=folds, trials=trials)
+    names = resolve_names(models)
+    specs = [get_spec(n).configure(run_config) for n in names]
+    path = Path(out) if out is not None else default_out(cohort.dataset)
+    if out is None:
+        print(f"run directory: {path}", file=stream, flush=True)
+    run_dir = RunDirectory.open(path, run_state(cohort, run_config, seed))
+    if run_dir.resuming:
+        print(f"resuming run in {path}: {len(run_dir.finished_units())} finished model fold(s) kept",
+              file=stream, flush=True)
+    t = time.monotonic()
+    table = run_features(cohort, run_dir, run_config, features=features, stream=stream)
+    features_s = round(time.monotonic() - t, 3)
+    labels = _patient_labels(cohort, table)
+    plan = _plan(run_dir, labels, run_config.evaluation, seed, folds if isinstance(folds, FoldPlan) else None)
+    run_dir.update_manifest(**run_manifest(cohort, run_config, seed, plan, table, names, labels, runtime,
+                                           command or _python_call(names, out, profile, seed, folds, trials)),
+                            timings={"features_s": features_s})
+    inputs = RunInputs(cohort=cohort, features=table, run_config=run_config, stream=stream)
+    run_models(specs, inputs, plan, run_dir, seed=seed, config=run_config.evaluation, profile=profile, stream=stream)
+    pred, scores = collect_predictions(run_dir, run_dir.manifest["models"], plan.n_folds)
+    ev = run_config.evaluation
+    t = time.monotonic()
+    metrics = evaluate_predictions(pred, scores, n_bootstrap=ev.n_bootstrap, ci_level=ev.ci_level,
+                                   seed=derive_seed(seed, "bootstrap"))
+    write_csv(run_dir.file(METRICS_FILE), metrics)
+    best = str(metrics.iloc[0]["model"])
+    run_dir.update_manifest(evaluation={"n_bootstrap": ev.n_bootstrap, "ci_level": ev.ci_level, "stratified": True,
+                                        "bootstrap_seed": derive_seed(seed, "bootstrap"), "best_model": best,
+                                        "delong_reference": best},
+                            timings={"evaluation_s": round(time.monotonic() - t, 3)})
+    diagnostics = finish.diagnose_and_report(run_dir, inputs, plan, metrics, seed=seed, profile=profile,
+                                             stream=stream)
+    run_dir.update_manifest(timings={"total_s_last_invocation": round(time.monotonic() - t0, 3)})
+    return RunResult(run_dir=run_dir.path, leaderboard=finish.leaderboard(run_dir), verdict=diagnostics.get("verdict"),
+                     diagnostics=diagnostics, predictions=pred, plan=plan)
+
+
+def _python_call(names, out, profile, seed, folds, trials) -> str:
+    """The call that reproduces an API run, for the report (the CLI gives its command line instead)."""
+    fold_text = "FoldPlan(...)" if isinstance(folds, FoldPlan) else repr(folds)
+    return (f"hfecg_bench.run(cohort, models={names!r}, out={str(out)!r}, profile={profile!r}, seed={seed}, "
+            f"folds={fold_text}, trials={trials!r})")
+
+
+def load_result(run_dir: Path) -> RunResult:
+    """The :class:`RunResult` of a finished run directory, from its files only (no refitting)."""
+    run_dir = Path(run_dir)
+    rd = RunDirectory(path=run_dir, resuming=True, manifest=read_json(run_dir / "manifest.json", {}))
+    pred = pd.read_csv(run_dir / PREDICTIONS_FILE, dtype={"patient_id": str})
+    folds = pd.read_csv(run_dir / FOLDS_FILE, dtype={"patient_id": str}).set_index("patient_id")["fold"]
+    labels = pred.drop_duplicates("patient_id").set_index("patient_id")["label"].astype(int)
+    diagnostics = read_json(run_dir / "diagnostics.json", {})
+    return RunResult(run_dir=run_dir, leaderboard=finish.leaderboard(rd), verdict=diagnostics.get("verdict"),
+                     diagnostics=diagnostics, predictions=pred,
+                     plan=FoldPlan(folds=folds.sort_index(), labels=labels.reindex(folds.sort_index().index)))
+
+
+__all__ = ["RunResult", "collect_predictions", "load_result", "resolve_run_config", "run", "run_models"]

@@ -1,0 +1,157 @@
+"""The run directory: the one owner of ``run_state.json`` and ``manifest.json``, and of where each file lives.
+
+A run directory is created by the first invocation and resumed by later ones with the same
+settings. ``run_state.json`` holds the settings a resumed run must share (seed, profile, data
+fingerprint, every config section); ``manifest.json`` holds everything a reader needs to
+reproduce the run. Only :class:`RunDirectory` writes those two files, always atomically, from
+the one in-memory manifest it keeps, so there is no read-modify-write by several writers.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> rd = RunDirectory.open(pathlib.Path(tempfile.mkdtemp()) / "run", {"seed": 0, "profile": "quick"})
+>>> rd.resuming, sorted(p.name for p in rd.path.iterdir())
+(False, ['run_state.json'])
+>>> rd.update_manifest(seed=0, timings={"features_s": 1.5})
+>>> rd.update_manifest(timings={"models_s": 3.0})
+>>> rd.manifest["timings"]
+{'features_s': 1.5, 'models_s': 3.0}
+>>> RunDirectory.open(rd.path, {"seed": 0, "profile": "quick"}).resuming
+True
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+from hfecg_bench.errors import HfecgError
+from hfecg_bench.io import jsonable, read_json, write_csv, write_json
+
+STATE_FILE = "run_state.json"
+MANIFEST_FILE = "manifest.json"
+FEATURES_FILE = "features.parquet"
+FOLDS_FILE = "folds.csv"
+STUDIES_DB = "studies.db"
+FOLD_DIR = "fold_predictions"
+PREDICTIONS_FILE = "predictions.csv"
+TRAIN_SCORES_FILE = "train_scores.csv"
+METRICS_FILE = "metrics.csv"
+DIAGNOSTICS_FILE = "diagnostics.json"
+
+#: Settings printed in full when a resumed run differs (the others are long: only their name is shown).
+SHOWN_KEYS = ("seed", "profile", "fingerprint")
+
+
+def default_out(dataset: str) -> Path:
+    """``reports/<dataset>-<YYYYmmdd-HHMMSS>``: where a run goes when no folder is given."""
+    return Path("reports") / f"{dataset}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def _merge(into: dict, new: dict) -> None:
+    """Update ``into`` with ``new``, merging nested dicts key by key (so sections can be filled in steps)."""
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+
+
+@dataclass
+class RunDirectory:
+    """A run directory and its manifest.
+
+    Use :meth:`open` to create or resume one. Attributes: ``path``, ``resuming`` (an earlier
+    invocation created it), ``manifest`` (the dict written by :meth:`save_manifest`).
+    """
+
+    path: Path
+    resuming: bool = False
+    manifest: dict = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, path: Path, state: dict) -> "RunDirectory":
+        """Create the run directory for ``state``, or reopen it when it holds a run with the same state.
+
+        Parameters
+        ----------
+        path : Path
+            The run directory; created if missing (an empty existing folder is fine).
+        state : dict
+            JSON-able settings a resumed run must share (seed, profile, fingerprint, configs).
+
+        Raises
+        ------
+        HfecgError
+            The folder holds a run with other settings, or files that are not a run's: nothing is
+            overwritten in either case.
+        """
+        path = Path(path)
+        state = jsonable(state)  # tuples as lists: compares equal to the stored JSON
+        if path.exists() and not path.is_dir():
+            raise HfecgError(f"output folder {path} is a file, not a folder; choose another output folder")
+        state_path = path / STATE_FILE
+        if state_path.exists():
+            old = read_json(state_path)
+            diff = [k for k in state if old.get(k) != state[k]]
+            if diff:
+                shown = ", ".join(f"{k}: {old.get(k)!r} there vs {state[k]!r} now" if k in SHOWN_KEYS
+                                  else f"{k} differs" for k in diff)
+                raise HfecgError(f"{path} holds a run with other settings ({shown}); choose another output folder")
+            return cls(path=path, resuming=True, manifest=read_json(path / MANIFEST_FILE, {}))
+        if path.exists() and any(path.iterdir()):
+            shown = sorted(p.name for p in path.iterdir())[:5]
+            raise HfecgError(f"output folder {path} is not empty and holds no hfecg_bench run ({STATE_FILE} is "
+                             f"missing; it has {shown}); nothing was written: choose a new or empty folder")
+        path.mkdir(parents=True, exist_ok=True)
+        write_json(state_path, state)
+        return cls(path=path, resuming=False,
+                   manifest={"created": datetime.now().isoformat(timespec="seconds")})
+
+    # ------------------------------------------------------------------ manifest
+
+    def update_manifest(self, **sections) -> None:
+        """Merge ``sections`` into the manifest (nested dicts key by key) and write it atomically."""
+        _merge(self.manifest, sections)
+        self.save_manifest()
+
+    def save_manifest(self) -> None:
+        """Write the in-memory manifest atomically."""
+        write_json(self.path / MANIFEST_FILE, self.manifest)
+
+    # ------------------------------------------------------------------ files
+
+    def file(self, name: str) -> Path:
+        """The path of one of the run's files (e.g. :data:`FOLDS_FILE`)."""
+        return self.path / name
+
+    def fold_paths(self, model: str, fold: int) -> tuple[Path, Path]:
+        """(predictions csv, summary json) of one (model, outer fold) unit."""
+        d = self.path / FOLD_DIR
+        return d / f"{model}_fold{fold}.csv", d / f"{model}_fold{fold}.json"
+
+    def fold_done(self, model: str, fold: int) -> bool:
+        """True when the unit's summary (written last) and predictions exist."""
+        return all(p.exists() for p in self.fold_paths(model, fold))
+
+    def finished_units(self) -> list[str]:
+        """Names ``<model>_fold<k>`` of the finished units found on disk."""
+        d = self.path / FOLD_DIR
+        return sorted(p.stem for p in d.glob("*.json")) if d.exists() else []
+
+    def save_fold(self, model: str, fold: int, predictions: pd.DataFrame, summary: dict,
+                  curves: dict[str, pd.DataFrame]) -> None:
+        """Write one unit's files; the summary goes last, so its presence marks the unit finished."""
+        csv_path, json_path = self.fold_paths(model, fold)
+        csv_path.parent.mkdir(parents=True, exist_ok=True)
+        for key, frame in curves.items():
+            write_csv(csv_path.parent / f"{model}_fold{fold}_curve_{key}.csv", frame.reset_index())
+        write_csv(csv_path, predictions)
+        write_json(json_path, summary)
+
+    def load_fold(self, model: str, fold: int) -> tuple[pd.DataFrame, dict]:
+        """(predictions, summary) of a finished unit."""
+        csv_path, json_path = self.fold_paths(model, fold)
+        return pd.read_csv(csv_path, dtype={"patient_id": str}), read_json(json_path)
