@@ -18,12 +18,22 @@ A TOML file overrides profile defaults field by field, e.g.::
     [evaluation]
     n_trials = 30
 
-Unknown sections or fields are an error naming them (a typo must not be ignored).
+Unknown sections or fields are an error naming them (a typo must not be ignored), and so is a
+value of the wrong type (section, field, the type expected and the value found).
+
+Examples
+--------
+>>> type_error(3, float), type_error("4", int), type_error([150, 250], tuple[float, float])
+(None, 'an integer', None)
+>>> type_error(True, int), type_error(["a", 2], tuple[float, float])
+('an integer', 'a list of 2 numbers')
 """
 from __future__ import annotations
 
 import dataclasses
 import tomllib
+import types
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +80,35 @@ def _coerce(value, current):
     return value
 
 
+_NAMES = {float: "a number", int: "an integer", bool: "true or false", str: "a string"}
+
+
+def type_error(value, hint) -> str | None:
+    """None when a TOML ``value`` fits the field type ``hint``, else what was expected (for the message)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in args if a is not type(None)]
+        errors = [type_error(value, a) for a in options]
+        return None if any(e is None for e in errors) else " or ".join(e for e in errors if e)
+    if hint is tuple or origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            return "a list"
+        if not args or args[-1] is Ellipsis:
+            inner = args[0] if args else None
+            bad = inner is not None and any(type_error(v, inner) for v in value)
+            return "a list of " + {float: "numbers", int: "integers", str: "strings"}.get(inner, "values") if bad else None
+        if len(value) != len(args) or any(type_error(v, a) for v, a in zip(value, args)):
+            return f"a list of {len(args)} " + ("numbers" if all(a in (int, float) for a in args) else "values")
+        return None
+    if hint is float:
+        return None if isinstance(value, (int, float)) and not isinstance(value, bool) else _NAMES[float]
+    if hint is int:
+        return None if isinstance(value, int) and not isinstance(value, bool) else _NAMES[int]
+    if hint in (bool, str):
+        return None if isinstance(value, hint) else _NAMES[hint]
+    return None
+
+
 def load_run_config(profile: str = "quick", path: Path | None = None) -> RunConfig:
     """The profile's defaults, overridden by the TOML file at ``path`` if given."""
     cfg = RunConfig.for_profile(profile)
@@ -87,11 +126,24 @@ def load_run_config(profile: str = "quick", path: Path | None = None) -> RunConf
     if unknown:
         raise HfecgError(f"config file {path}: unknown section(s) {unknown}; known: {sorted(sections)}")
     for name, values in data.items():
+        if not isinstance(values, dict):
+            raise HfecgError(f"config file {path}: {name} must be a [{name}] table of fields, got {values!r}")
         section = getattr(cfg, name)
         fields = {f.name for f in dataclasses.fields(section)}
         bad = sorted(set(values) - fields)
         if bad:
             raise HfecgError(f"config file {path}: unknown field(s) {bad} in [{name}]; known: {sorted(fields)}")
+        hints = typing.get_type_hints(type(section))
+        for k, v in values.items():
+            expected = type_error(v, hints.get(k))
+            if expected:
+                raise HfecgError(f"config file {path}: [{name}] {k} = {v!r} has the wrong type: expected {expected} "
+                                 f"(default {getattr(section, k)!r})")
         changes = {k: _coerce(v, getattr(section, k)) for k, v in values.items()}
-        setattr(cfg, name, dataclasses.replace(section, **changes))  # each section validates itself on creation
+        try:
+            setattr(cfg, name, dataclasses.replace(section, **changes))  # each section validates itself on creation
+        except ParameterError:
+            raise
+        except (TypeError, ValueError) as exc:
+            raise HfecgError(f"config file {path}: [{name}] {sorted(changes)}: {exc}") from None
     return cfg

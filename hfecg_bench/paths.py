@@ -2,7 +2,8 @@
 
 The root is ``$HFECG_CACHE_DIR`` when that variable is set, else ``~/.cache/hfecg_bench``;
 each kind of cached artefact (``synthetic`` cohorts, per-record ``features``, ``beats``) has
-its own sub-folder. The environment is read on every call, so a test (or a user) can point
+its own sub-folder. A cache that cannot be written (a read-only home on a cluster) is not an
+error: the writer warns once (:func:`cache_unwritable`) and goes on without it. The environment is read on every call, so a test (or a user) can point
 the caches elsewhere at any time.
 
 Examples
@@ -17,7 +18,10 @@ True
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
+
+from hfecg_bench.errors import HfecgWarning
 
 ENV_VAR = "HFECG_CACHE_DIR"
 KINDS = ("synthetic", "features", "beats")
@@ -44,3 +48,11 @@ def resolve_cache_dir(cache_dir_arg, kind: str) -> Path | None:
     if cache_dir_arg is None:
         return cache_dir(kind)
     return Path(cache_dir_arg)
+
+
+def cache_unwritable(directory: Path, exc: OSError) -> str:
+    """Warn (one :class:`~hfecg_bench.errors.HfecgWarning`) that ``directory`` cannot be written; returns why."""
+    why = (f"cache folder {directory} is not writable ({exc.strerror or type(exc).__name__}): going on without "
+           "caching (set HFECG_CACHE_DIR or --cache-dir to a writable folder, or pass --no-cache)")
+    warnings.warn(why, HfecgWarning, stacklevel=3)
+    return why

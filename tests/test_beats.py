@@ -8,7 +8,9 @@ from hfecg_bench.beats import (BeatConfig, align_beats, beats_from_record, beats
                                fractional_shift)
 from hfecg_bench.beats.beatset import beat_cache_key
 from hfecg_bench.cohort import Cohort, Record
+from hfecg_bench.data import generate_cohort, load_cohort
 from hfecg_bench.errors import HfecgError, ParameterError
+from hfecg_bench.leads import STANDARD_LEADS
 
 FS = 1000.0
 LEAD_W = np.array([[1.0, 0.3, -0.2], [0.6, 0.9, 0.1], [-0.4, 0.5, 0.8]])   # 3 leads x 3 waves
@@ -216,3 +218,32 @@ def test_real_ptb_records_give_plausible_beats(ptb_sample):
         assert res.n_kept >= 5, (rec.record_id, res.rejected)
         assert 40 < hr < 120, rec.record_id
         assert 50 <= (res.qrs_offset - res.qrs_onset) <= 160, rec.record_id
+
+
+def _noise_record(kind: str, seed: int = 0) -> Record:
+    rng = np.random.default_rng(seed)
+    shape = (12000, 12)
+    x = rng.normal(0, 0.05, shape) if kind == "white" else (np.cumsum(rng.normal(0, 0.02, shape), axis=0)
+                                                            + rng.normal(0, 0.05, shape))
+    return Record(f"noise_{kind}", "n", fs=1000.0, lead_names=STANDARD_LEADS, signal=x.astype(np.float32))
+
+
+@pytest.mark.parametrize("kind", ["white", "walk"])
+def test_quality_gate_finds_no_ecg_in_noise(kind):
+    res = beats_from_record(_noise_record(kind), BeatConfig())
+    assert res.n_kept == 0 and res.info["median_corr"] < 0.35          # measured 0.17-0.25
+    assert "no consistent QRS" in res.info["no_ecg"] and "0.6" in res.info["no_ecg"]
+    beats = _noise_record(kind).signal[:8000].reshape(20, 400, 12)    # as pre-cut beats
+    assert beats_from_record(Record("b", "b", fs=1000.0, lead_names=STANDARD_LEADS, beats=beats)).info.get("no_ecg")
+
+
+def test_quality_gate_passes_noisy_single_beats_of_averaging_required():
+    cohort = generate_cohort(preset="averaging_required", n_patients=12, duration_s=10, seed=2)
+    corr = [beats_from_record(r, BeatConfig()).info["median_corr"] for r in cohort.records]
+    assert min(corr) > 0.9 > BeatConfig().min_template_corr                  # measured >= 0.96 over 120 records
+
+
+def test_quality_gate_passes_real_ptb_records(ptb_sample):
+    cohort = load_cohort("wfdb", data_dir=ptb_sample / "tseal")
+    corr = [beats_from_record(r, BeatConfig()).info["median_corr"] for r in cohort.records]
+    assert min(corr) > 0.99 and not any(beats_from_record(r).info.get("no_ecg") for r in cohort.records[:2])

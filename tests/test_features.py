@@ -4,11 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.signal import resample_poly
 from scipy.stats import spearmanr
 
 from hfecg_bench.bands import HF_BAND_HZ
 from hfecg_bench.cohort import Cohort, Record
 from hfecg_bench.data import generate_cohort
+from hfecg_bench.data.resample import resample_cohort
 from hfecg_bench.errors import ParameterError
 from hfecg_bench.features import FeatureConfig, extract_features, split_column
 from hfecg_bench.leads import STANDARD_LEADS as LEADS
@@ -184,3 +186,18 @@ def test_territory_features_pick_the_reduced_territory():
     keep = [STANDARD_LEADS.index(n) for n in names]
     out = territory_features(rel[keep], raz[keep], names)
     assert np.isnan(out["inferior_rel_rms"]) and out["min_territory_rel_rms"] == 0.0
+
+
+def test_resampled_2000hz_records_give_the_1000hz_hf_rms():
+    cohort = generate_cohort(preset="hf_effect", n_patients=6, duration_s=10, seed=3)
+    fast = Cohort([Record(r.record_id, r.patient_id, r.label, fs=2000.0, lead_names=r.lead_names,
+                          signal=resample_poly(r.signal.astype(np.float64), 2, 1, axis=0).astype(np.float32))
+                   for r in cohort.records], dataset="memory")
+    back = resample_cohort(fast, 1000.0)
+    assert back.info["resampled"]["from"] == {"2000": 6} and {r.fs for r in back.records} == {1000.0}
+    cfg = FeatureConfig(groups=("hf",))
+    a = extract_features(cohort, cfg, cache_dir=False).frame
+    b = extract_features(back, cfg, cache_dir=False).frame
+    cols = [f"{lead}__hf__rms_uv" for lead in ("I", "II", "V2", "V4", "V6")]
+    rel = np.abs(b[cols].to_numpy() / a[cols].to_numpy() - 1)
+    assert rel.max() < 0.05, rel                       # within a few percent of the 1000 Hz originals

@@ -88,8 +88,49 @@ def test_folds_capped_so_each_holds_both_classes():
 def test_inner_folds_error_when_training_side_too_small():
     labels = labels_of(8, 2)
     plan = make_fold_plan(labels, n_folds=2, seed=0)
-    with pytest.raises(HfecgError, match="cannot make 2 inner tuning folds"):
+    with pytest.raises(HfecgError, match=r"outer fold 1/2: its 4 training patients \(1 positive, 3 negative\) cannot "
+                                         "make 2 inner folds"):
         plan.inner_splits(0, 3, seed=0)
+
+
+@pytest.mark.parametrize("n,n_pos,folds,loo,advice", [
+    # issue 11 item 10: "6 patients, 2 positive" said "use fewer outer folds" when already at 2
+    (6, 2, 2, False, r"the cohort is too small for nested evaluation: it needs at least 3 patients of each class "
+                     r"and has 2 positive, 4 negative"),
+    # folds=5 capped to 2 by the 2 positives
+    (20, 2, 5, False, r"the cohort is too small for nested evaluation: .* has 2 positive, 18 negative"),
+    (12, 2, 5, True, r"the cohort is too small for nested evaluation: .* has 2 positive, 10 negative"),
+    # 3 positives in 2 folds leave a training side 1: more outer folds, not fewer, is the way out
+    (12, 3, 2, False, r"use 3 or more outer folds \(folds=3\): with 2, a training side keeps 1 of the 3 positive"),
+    (12, 9, 2, False, r"use 3 or more outer folds \(folds=3\): with 2, a training side keeps 1 of the 3 negative"),
+])
+def test_too_small_for_inner_folds_says_what_works(n, n_pos, folds, loo, advice):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", HfecgWarning)
+        plan = make_fold_plan(labels_of(n, n_pos), n_folds=folds, seed=0, loo=loo)
+    with pytest.raises(HfecgError, match=r"cannot make 2 inner folds .*also with trials=0\); " + advice) as err:
+        for k in range(plan.n_folds):
+            plan.inner_fold_cap(k, 3)
+    assert "fewer outer folds" not in str(err.value)
+
+
+def test_the_advice_holds_for_every_small_cohort():
+    """What nested_advice promises, checked on the actual stratified folds: with 3+ patients of each class every
+    number of outer folds from 3 up (and leave-one-patient-out) leaves each training side 2 of each class; with 2
+    of a class no number of folds does; 2 folds need 4 of each class."""
+    for n_pos in range(2, 7):
+        for n_neg in range(n_pos, 9):
+            labels = labels_of(n_pos + n_neg, n_pos, seed=n_neg)
+            for k in [*range(2, min(n_pos, n_neg) + 1), "loo"]:
+                plan = make_fold_plan(labels, n_folds=2 if k == "loo" else k, seed=n_pos, loo=k == "loo")
+                feasible = True
+                try:
+                    for f in range(plan.n_folds):
+                        plan.inner_fold_cap(f, 2)
+                except HfecgError:
+                    feasible = False
+                expected = n_pos >= 3 if k in ("loo",) or k >= 3 else n_pos >= 4
+                assert feasible == expected, (n_pos, n_neg, k)
 
 
 def test_leave_one_patient_out():

@@ -159,8 +159,14 @@ def test_ptbdb_sample_counts(ptb_sample):
 def test_ptbdb_any_disease_vs_control(ptb_sample):
     diseases = ("Myocardial infarction", "Bundle branch block", "Hypertrophy", "Cardiomyopathy", "Dysrhythmia",
                 "Valvular heart disease", "Myocarditis")
-    c = load_cohort("ptbdb", data_dir=ptb_sample / "ptbdb", options=LoadOptions(ptb_positive=diseases))
-    assert c.describe()["n_patients"] == 53          # 54 minus the one 'n/a' patient
+    # the sample holds one heart under two PTB ids (patient249/s0484_re and patient250/s0485_re: the same beat
+    # in all 12 leads, amplitudes within 2 %): refused by default, named with both records
+    with pytest.raises(DataProblemsError, match="patient250/s0485_re.*same heart as patient249/s0484_re"):
+        load_cohort("ptbdb", data_dir=ptb_sample / "ptbdb", options=LoadOptions(ptb_positive=diseases))
+    pair = (("patient249/s0484_re", "patient250/s0485_re"),)
+    c = load_cohort("ptbdb", data_dir=ptb_sample / "ptbdb", options=LoadOptions(ptb_positive=diseases,
+                                                                                 same_patient=pair))
+    assert c.describe()["n_patients"] == 52          # 54 minus the one 'n/a' patient, 249 and 250 as one
     assert [e.record for e in c.excluded] == ["patient200/s0405_re"]
 
 

@@ -5,17 +5,19 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import shutil
 from dataclasses import dataclass, field
 
 import numpy as np
+import optuna
 import pandas as pd
 import pytest
 
 import hfecg_bench as hb
 from hfecg_bench.cli import main
 from hfecg_bench.config import RunConfig
-from hfecg_bench.errors import HfecgError, ParameterError
+from hfecg_bench.errors import HfecgError, HfecgWarning, ParameterError
 from hfecg_bench.evaluation.config import EvalConfig
 from hfecg_bench.models import classical
 from hfecg_bench.models.base import ModelData
@@ -306,7 +308,10 @@ def test_classical_estimators_are_clonable_and_read_the_table_as_it_is_now():
     train, test = patients[:20], patients[20:]
     data = ModelData(features=table)
     before = spec.fit_predict(data, train, test, spec.default_params("quick"), 0, "quick").test_prob
-    table.frame.loc[:, table.feature_columns()] *= -1.0  # an in-place edit of the same table object
+    cols = table.feature_columns()
+    # an in-place edit of the same table object (records' features reversed; negating them all would leave a
+    # sign-symmetric model such as logreg unchanged)
+    table.frame.loc[:, cols] = table.frame.loc[:, cols].to_numpy()[::-1]
     after = spec.fit_predict(data, train, test, spec.default_params("quick"), 0, "quick").test_prob
     assert not np.allclose(before.to_numpy(), after.to_numpy())
 
@@ -320,3 +325,139 @@ def test_bad_arguments_name_the_parameter(tmp_path):
             hb.run(cohort, **args)
         assert err.value.name == name, (kwargs, err.value)
         assert not (tmp_path / name).exists()
+
+
+# ---------------------------------------------------------------- interruptions, refusals, small cohorts
+
+CFG4 = RunConfig.for_profile("quick")
+CFG4.evaluation = EvalConfig(n_folds=3, n_inner_folds=2, n_trials=4, n_startup_trials=2, n_bootstrap=100)
+
+
+def interrupt_at(monkeypatch, n):
+    """Make the ``n``-th logreg fit raise KeyboardInterrupt (Ctrl-C); returns the list of fits seen."""
+    calls = []
+    real = classical.LogRegSpec.fit_predict
+
+    def fit(self, *a, **k):
+        calls.append(1)
+        if len(calls) == n:
+            raise KeyboardInterrupt
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(classical.LogRegSpec, "fit_predict", fit)
+    return calls
+
+
+def test_interrupted_run_resumes_to_the_uninterrupted_predictions(tmp_path, monkeypatch):
+    """Ctrl-C in the middle of a trial in the middle of a study (fold 2 of 3, trial 4 of 4: the second TPE trial
+    after 2 random start-up trials), then the same call again: predictions.csv byte-identical to a run never
+    interrupted, every study with the uninterrupted trials."""
+    def go(out):
+        cohort, table = fake()
+        return hb.run(cohort, models=["logreg"], out=out, seed=3, config=CFG4, features=table,
+                      stream=io.StringIO(), command="test")
+
+    whole = go(tmp_path / "whole")
+    # per fold: 4 trials x 2 inner fits + 1 refit = 9 fits; fit 9 + 8 is the 2nd inner fit of fold 2's trial 4
+    calls = interrupt_at(monkeypatch, 9 + 8)
+    with pytest.raises(KeyboardInterrupt):
+        go(tmp_path / "cut")
+    assert len(calls) == 17 and not (tmp_path / "cut" / "predictions.csv").exists()
+    monkeypatch.undo()
+    again = go(tmp_path / "cut")
+    assert (again.run_dir / "predictions.csv").read_bytes() == (whole.run_dir / "predictions.csv").read_bytes()
+    for k in range(3):
+        a = json.loads((whole.run_dir / "fold_predictions" / f"logreg_fold{k}.json").read_text())
+        b = json.loads((again.run_dir / "fold_predictions" / f"logreg_fold{k}.json").read_text())
+        assert a["params"] == b["params"] and a["threshold"] == b["threshold"]
+        # the trials themselves, not only the winner: the resumed study ran what the uninterrupted one ran
+        studies = [optuna.load_study(study_name=f"logreg-fold{k}", storage=f"sqlite:///{d / 'studies.db'}")
+                   for d in (whole.run_dir, again.run_dir)]
+        tried = [[t.params for t in s.trials if t.state == optuna.trial.TrialState.COMPLETE] for s in studies]
+        assert tried[0] == tried[1] and len(tried[0]) == 4
+
+
+def test_ctrl_c_prints_only_the_friendly_line(tmp_path, monkeypatch, capfd):
+    out = tmp_path / "cli"
+    args = ["run", "logreg", "--n-patients", "16", "--trials", "2", "--inner-folds", "2", "--folds", "2",
+            "--bootstrap", "50", "--seed", "1", "--out", str(out)]
+    interrupt_at(monkeypatch, 3)  # inside trial 1 of fold 1
+    records = []  # Optuna's own handler holds whichever stderr was current when optuna was imported: listen here
+    handler = logging.Handler(level=logging.DEBUG)
+    handler.emit = records.append
+    logging.getLogger("optuna").addHandler(handler)
+    try:
+        assert main(args) == 130
+    finally:
+        logging.getLogger("optuna").removeHandler(handler)
+    stdout, err = capfd.readouterr()
+    assert "interrupted: rerun the same command to resume where it stopped" in err
+    assert not [r.getMessage() for r in records if r.levelno >= logging.WARNING]
+    for text in ("Traceback", "KeyboardInterrupt", "failed because", "Trial 1 failed"):
+        assert text not in err and text not in stdout, text
+    monkeypatch.undo()
+    assert main(args) == 0
+    assert "resuming run in" in capfd.readouterr().err
+
+
+def test_refused_for_too_few_patients_before_anything_is_written(tmp_path):
+    """9 patients (3 positive) at 2 outer folds: a training side keeps 1 positive, too few for inner folds.
+    Refused with the numbers and what works, before the folder exists; the corrected call then runs there."""
+    data = fake(n_patients=9)
+    out = tmp_path / "small"
+    cfg = RunConfig.for_profile("quick")
+    cfg.evaluation = EvalConfig(n_folds=2, n_inner_folds=2, n_trials=0, n_bootstrap=50)
+    with pytest.raises(HfecgError, match=r"1 positive.*cannot make 2 inner folds.*also with trials=0.*"
+                                         r"use 3 or more outer folds \(folds=3\)"):
+        hb.run(data[0], models=["logreg"], out=out, config=cfg, features=data[1], stream=io.StringIO())
+    assert not out.exists()
+    result = hb.run(data[0], models=["logreg"], out=out, config=cfg, folds=3, features=data[1],
+                    stream=io.StringIO())
+    assert result.plan.n_folds == 3 and (out / "predictions.csv").exists()
+
+
+def test_a_run_refused_after_its_folder_was_made_does_not_block_the_corrected_one(tmp_path):
+    """Patients lost at feature extraction can leave too few for the folds only once the run has started (the
+    folder holds run_state.json, features, folds): the corrected run into the same folder starts over there,
+    as nothing was fitted. A folder that also holds someone else's file is still refused, untouched."""
+    cohort, table = fake(n_patients=12)
+    positives = [p for p, y in cohort.labels.items() if y == 1]
+    short = FakeTable(table.frame[~table.frame["patient_id"].isin(positives[2:])].reset_index(drop=True))
+    out = tmp_path / "run"
+    with pytest.warns(HfecgWarning, match="no usable record"):
+        with pytest.raises(HfecgError, match=r"too small for nested evaluation.*has 2 positive, 8 negative"):
+            hb.run(cohort, models=["logreg"], out=out, config=CFG, folds=2, features=short, stream=io.StringIO())
+    assert (out / STATE_FILE).exists() and not (out / "fold_predictions").exists()
+    fixed, fixed_table = fake(n_patients=15)
+    log = io.StringIO()
+    result = hb.run(fixed, models=["logreg"], out=out, config=CFG, folds=2, features=fixed_table, stream=log)
+    assert "starting over in" in log.getvalue() and "fingerprint" in log.getvalue()
+    assert len(result.predictions) == 15
+    assert json.loads((out / STATE_FILE).read_text())["fingerprint"] == fixed.fingerprint()
+    # with a file of the user's there, the same situation is a refusal
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(out / STATE_FILE, other / STATE_FILE)
+    (other / "notes.txt").write_text("mine\n")
+    with pytest.raises(HfecgError, match="other settings"):
+        hb.run(cohort, models=["logreg"], out=other, config=CFG, features=table, stream=io.StringIO())
+    assert sorted(p.name for p in other.iterdir()) == ["notes.txt", STATE_FILE]
+
+
+def test_trials_0_needs_inner_folds_only_for_the_threshold(tmp_path):
+    """With trials=0 a model whose threshold comes from inner out-of-fold predictions still needs inner folds
+    (a clear refusal naming the counts); a deep model taking it from its early-stopping patients does not."""
+    from hfecg_bench.evaluation.folds import make_fold_plan
+
+    cohort, table = fake(n_patients=6)  # 2 positive, 4 negative
+    with pytest.raises(HfecgError, match=r"too small for nested evaluation: it needs at least 3 patients of each "
+                                         r"class and has 2 positive, 4 negative") as err:
+        hb.run(cohort, models=["logreg"], out=tmp_path / "t0", folds=2, trials=0, features=table,
+               stream=io.StringIO())
+    assert "fewer outer folds" not in str(err.value) and not (tmp_path / "t0").exists()
+    plan = make_fold_plan(pd.Series(cohort.labels), n_folds=2, seed=0)
+    ev = EvalConfig(n_folds=2, n_inner_folds=3, n_trials=0)
+    task = fold_module.fold_task(get_spec("cnn"), plan, 0, seed=0, config=ev, profile="quick", study_db=None)
+    assert task.inner_splits == () and task.n_trials == 0
+    with pytest.raises(HfecgError, match="too small"):
+        fold_module.fold_task(get_spec("logreg"), plan, 0, seed=0, config=ev, profile="quick", study_db=None)

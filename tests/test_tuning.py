@@ -166,3 +166,107 @@ def test_every_classical_model_learns_a_planted_effect(name, setup):
     assert sorted(res.test_prob.index) == sorted(test) and sorted(res.train_prob.index) == sorted(train)
     from sklearn.metrics import roc_auc_score
     assert roc_auc_score(labels[test], res.test_prob[test]) > 0.8
+
+
+# ---------------------------------------------------------------- resumed studies continue the sampler
+
+RESUME_KW = dict(profile="quick", fit_seed=1, tpe_seed=2, n_startup=2, study_name="s")
+
+
+def finished_params(db):
+    """Parameters of the finished trials, in order (a trial failed by an interruption is not among them)."""
+    study = optuna.load_study(study_name="s", storage=f"sqlite:///{db}")
+    return [t.params for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(setup, tmp_path_factory):
+    data, labels, splits, _ = setup
+    db = tmp_path_factory.mktemp("tune") / "whole.db"
+    res = tune(CLASSICAL_SPECS["logreg"], data, splits, labels, n_trials=6, db_path=db, **RESUME_KW)
+    return res, finished_params(db)
+
+
+# 3 inner fits per trial: fit 4 is inside trial 1 (a random start-up trial), 11 inside trial 3 (the second TPE
+# trial), 16 inside trial 5 (the last); (4, 8): interrupted again after resuming
+@pytest.mark.parametrize("stops", [(4,), (11,), (16,), (4, 8)])
+@pytest.mark.parametrize("killed", [False, True])
+def test_resumed_study_runs_the_trials_of_an_uninterrupted_one(stops, killed, setup, uninterrupted, tmp_path,
+                                                              monkeypatch):
+    """Interrupted mid-trial (and, ``killed``, with the trial left RUNNING as after SIGKILL), then resumed: the
+    same parameters in the same order as without the interruption, and the same TuneResult."""
+    data, labels, splits, _ = setup
+    whole, whole_params = uninterrupted
+    assert len(whole_params) == 6 and len({repr(p) for p in whole_params}) == 6
+    db = tmp_path / "s.db"
+    if killed:  # a killed process tells nothing: its trial stays RUNNING until the study is opened again
+        real_tell = optuna.Study.tell
+        monkeypatch.setattr(optuna.Study, "tell", lambda self, trial, values=None, state=None, **kw: (
+            None if state == TrialState.FAIL else real_tell(self, trial, values, state, **kw)))
+    for stop in stops:
+        with pytest.raises(KeyboardInterrupt):
+            tune(Interrupting(CLASSICAL_SPECS["logreg"], stop), data, splits, labels, n_trials=6, db_path=db,
+                 **RESUME_KW)
+        study = optuna.load_study(study_name="s", storage=f"sqlite:///{db}")
+        assert study.trials[-1].state == (TrialState.RUNNING if killed else TrialState.FAIL)
+    res = tune(CLASSICAL_SPECS["logreg"], data, splits, labels, n_trials=6, db_path=db, **RESUME_KW)
+    assert finished_params(db) == whole_params
+    assert res.params == whole.params and res.inner_auroc == whole.inner_auroc
+    pd.testing.assert_series_equal(res.oof, whole.oof)
+    study = optuna.load_study(study_name="s", storage=f"sqlite:///{db}")
+    interrupted = [t for t in study.trials if t.state == TrialState.FAIL]
+    assert len(interrupted) == len(stops)
+    # the rerun of an interrupted trial proposes what the interrupted one had drawn
+    for t in interrupted:
+        assert study.trials[t.number + 1].params == t.params
+
+
+def test_uninterrupted_tuning_is_deterministic_and_explores(setup, uninterrupted, tmp_path):
+    data, labels, splits, _ = setup
+    whole, whole_params = uninterrupted
+    again = tune(CLASSICAL_SPECS["logreg"], data, splits, labels, n_trials=6, db_path=tmp_path / "b.db", **RESUME_KW)
+    assert finished_params(tmp_path / "b.db") == whole_params
+    assert again.params == whole.params and again.oof.equals(whole.oof)
+
+
+def test_a_study_without_sampler_states_resumes_with_a_warning(setup, tmp_path, monkeypatch):
+    """A study stored by an earlier version (no sampler state in its trials) still resumes, and says its sampler
+    restarts from the seed."""
+    from hfecg_bench.errors import HfecgWarning
+    from hfecg_bench.pipeline import tuning
+
+    data, labels, splits, _ = setup
+    db = tmp_path / "old.db"
+    monkeypatch.setattr(tuning, "sampler_state", lambda sampler: None)
+    with pytest.raises(KeyboardInterrupt):
+        tune(Interrupting(CLASSICAL_SPECS["logreg"], 7), data, splits, labels, n_trials=4, db_path=db, **RESUME_KW)
+    monkeypatch.undo()
+    with pytest.warns(HfecgWarning, match="sampler state after trial 1 was not stored.*restart the sampler"):
+        res = tune(CLASSICAL_SPECS["logreg"], data, splits, labels, n_trials=4, db_path=db, **RESUME_KW)
+    assert res.n_trials == 4 and res.resumed_from == 2
+
+
+def test_an_interrupt_during_tuning_logs_nothing(setup, tmp_path, capfd):
+    """Ctrl-C inside a trial: KeyboardInterrupt propagates, and neither Optuna's logger (its handler writes to the
+    real stderr) nor anything else prints a traceback or a trial-failed message."""
+    import logging
+
+    data, labels, splits, _ = setup
+    records = []
+    handler = logging.Handler(level=logging.DEBUG)
+    handler.emit = records.append
+    logger = logging.getLogger("optuna")
+    logger.addHandler(handler)
+    level = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.INFO)  # stricter than the run's WARNING: nothing at all
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            tune(Interrupting(CLASSICAL_SPECS["logreg"], 5), data, splits, labels, n_trials=4,
+                 db_path=tmp_path / "c.db", **RESUME_KW)
+    finally:
+        logger.removeHandler(handler)
+        optuna.logging.set_verbosity(level)
+    out, err = capfd.readouterr()
+    assert not [r.getMessage() for r in records if r.levelno >= logging.WARNING]
+    assert not any("failed" in r.getMessage() for r in records)
+    assert "Traceback" not in err + out and "KeyboardInterrupt" not in err + out and "failed" not in err + out

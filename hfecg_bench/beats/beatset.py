@@ -28,7 +28,7 @@ from hfecg_bench.cohort import Excluded
 from hfecg_bench.errors import HfecgError, ParameterError
 from hfecg_bench.io import write_atomic
 from hfecg_bench.leads import STANDARD_LEADS
-from hfecg_bench.paths import resolve_cache_dir
+from hfecg_bench.paths import cache_unwritable, resolve_cache_dir
 
 BANDS = ("wideband", "hf")
 _VERSION = "beatset-2"
@@ -114,6 +114,8 @@ def record_beats(record, config: BeatConfig, band: str = "wideband", leads: tupl
     """
     res = beats_from_record(record, config)
     cols = [record.lead_index(lead) for lead in leads]
+    if res.info.get("no_ecg"):
+        return np.zeros((0, res.windows.shape[1], len(cols)), np.float32), res.info["no_ecg"]
     if res.n_kept < config.min_beats:
         why = res.info.get("error") or f"rejected: {res.rejection_summary()}"
         return np.zeros((0, res.windows.shape[1], len(cols)), np.float32), (
@@ -164,12 +166,15 @@ def extract_beatset(cohort, config: BeatConfig | None = None, *, band: str = "wi
     rates = sorted({float(r.fs) for r in cohort.records})
     if len(rates) > 1:
         raise HfecgError(f"records have different sampling rates {rates}; resample them to one rate first")
+    if band == "hf" and rates and hf_band[1] >= 0.5 * rates[0]:
+        raise ParameterError("hf_band", hf_band, f"upper edge {hf_band[1]:g} Hz is not below the Nyquist frequency "
+                                                 f"{0.5 * rates[0]:g} Hz of records sampled at fs={rates[0]:g} Hz")
     excluded = list(cohort.excluded)
     xs, rids, pids, labels, per_record = [], [], [], [], {}
     n = len(cohort.records)
     for i, rec in enumerate(cohort.records):
         path = directory / f"{beat_cache_key(rec, config, band, leads, hf_band)}.npz" if directory else None
-        if path is not None and path.exists():
+        if path is not None and path.is_file():
             with np.load(path, allow_pickle=False) as z:
                 X, reason = z["X"], (str(z["reason"]) or None)
         else:
@@ -177,8 +182,12 @@ def extract_beatset(cohort, config: BeatConfig | None = None, *, band: str = "wi
             if path is not None:
                 buf = io.BytesIO()
                 np.savez(buf, X=X, reason=np.array(reason or ""))
-                path.parent.mkdir(parents=True, exist_ok=True)
-                write_atomic(path, buf.getvalue())
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    write_atomic(path, buf.getvalue())
+                except OSError as exc:
+                    cache_unwritable(directory, exc)
+                    directory = None                  # go on without the cache
         if reason:
             excluded.append(Excluded(rec.record_id, reason))
         else:

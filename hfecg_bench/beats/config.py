@@ -39,6 +39,12 @@ class BeatConfig:
         Template / alignment refinement rounds (sub-sample, parabolic peak + FFT phase-ramp shift).
     min_corr : float, default 0.9
         Beats whose QRS correlation with the median template is below this are rejected (ectopic, noisy).
+    min_template_corr : float, default 0.6
+        Signal-quality gate: a record whose detected beats correlate with their own median
+        template (``align_band``, QRS segment, after alignment) at a median below this holds no
+        consistent QRS (noise, no ECG) and yields no beats. Measured medians: real PTB records
+        0.997-1.000, synthetic presets >= 0.96 (``averaging_required``), white or integrated
+        noise 0.17-0.25.
     premature_fraction : float, default 0.2
         A beat whose preceding RR is shorter than (1 - this) x median RR is rejected as premature.
     noise_mad_factor : float, default 5
@@ -76,6 +82,7 @@ class BeatConfig:
     align_search_ms: float = 30.0
     align_iterations: int = 2
     min_corr: float = 0.9
+    min_template_corr: float = 0.6
     premature_fraction: float = 0.2
     noise_mad_factor: float = 5.0
     max_beats: int | None = None
@@ -91,6 +98,8 @@ class BeatConfig:
             raise ParameterError("avg_pre_ms/avg_post_ms", (self.avg_pre_ms, self.avg_post_ms), "must be > 0")
         if not -1 <= self.min_corr <= 1:
             raise ParameterError("min_corr", self.min_corr, "must be in [-1, 1]")
+        if not -1 <= self.min_template_corr <= 1:
+            raise ParameterError("min_template_corr", self.min_template_corr, "must be in [-1, 1]")
         if self.min_beats < 1:
             raise ParameterError("min_beats", self.min_beats, "must be >= 1")
         if self.align_search_ms <= 0:

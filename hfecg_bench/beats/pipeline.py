@@ -82,6 +82,30 @@ def _empty(r, n_leads, fs, info, rejected, config) -> BeatResult:
                       shifts=np.full(len(r), np.nan))
 
 
+def no_ecg_reason(info: dict, n_beats: int, config: BeatConfig) -> str | None:
+    """Why a record holds no ECG (its detected beats share no consistent QRS), or None.
+
+    Reads ``info["median_corr"]`` (median correlation of the aligned beats with their median
+    template, from :func:`~hfecg_bench.beats.average.reject_beats`) against
+    ``config.min_template_corr``.
+    """
+    med = info.get("median_corr", float("nan"))
+    if np.isfinite(med) and med < config.min_template_corr:
+        return (f"no consistent QRS (no ECG found): median beat-to-template correlation {med:.2f} < "
+                f"{config.min_template_corr:g} over {n_beats} detected beats")
+    return None
+
+
+def _gate(r, n_leads, fs, info, rejected, config, candidates: np.ndarray) -> BeatResult | None:
+    """The empty result of a record that fails the signal-quality gate, or None if it passes."""
+    why = no_ecg_reason(info, len(candidates), config)
+    if why is None:
+        return None
+    info.update(n_kept=0, error=why, no_ecg=why)
+    rejected = sorted(rejected + [(int(i), "no consistent QRS in the record") for i in candidates])
+    return _empty(r, n_leads, fs, info, rejected, config)
+
+
 def _rhythm(r_peaks: np.ndarray, shifts: np.ndarray, kept: np.ndarray, fs: float) -> dict:
     """NN intervals: RR between consecutive detections that were both kept (ms)."""
     t = (r_peaks + np.nan_to_num(shifts)) * 1000.0 / fs
@@ -140,6 +164,9 @@ def beats_process(signal: np.ndarray, fs: float, config: BeatConfig | None = Non
     residual = np.sqrt(np.mean((aligned_a[:, seg] - tmpl) ** 2, axis=(1, 2)))
     kept_in, rej_in, rinfo = reject_beats(corr, residual, r_in, at_edge, cfg, fs)
     info.update(rinfo)
+    failed = _gate(r, n_leads, fs, info, rejected, cfg, np.flatnonzero(inside))
+    if failed is not None:
+        return failed
     idx_in = np.flatnonzero(inside)
     rejected += [(int(idx_in[i]), why) for i, why in rej_in]
     rejected.sort()
@@ -201,6 +228,9 @@ def beats_precut(beats: np.ndarray, fs: float, config: BeatConfig | None = None)
     residual = np.sqrt(np.mean((core - np.median(core, axis=0)) ** 2, axis=(1, 2)))
     kept, rejected, rinfo = reject_beats(corr, residual, None, at_edge, cfg, fs)
     info.update(rinfo)
+    failed = _gate(np.full(nb, fid0, dtype=np.int64), n_leads, fs, info, [], cfg, np.arange(nb))
+    if failed is not None:
+        return failed
     info["n_kept"] = int(kept.sum())
     r = np.full(nb, fid0, dtype=np.int64)
     aligned = fractional_shift(b[kept], shifts[kept])[:, pad:nw - pad]

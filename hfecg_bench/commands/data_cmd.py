@@ -69,6 +69,10 @@ def format_description(info: dict) -> str:
     if info.get("excluded_diagnoses"):
         counts = ", ".join(f"{k}: {v}" for k, v in info["excluded_diagnoses"].items())
         lines.append(f"other diagnoses excluded (records): {counts}")
+    if info.get("resampled"):
+        src = ", ".join(f"{hz} Hz ({n})" for hz, n in info["resampled"]["from"].items())
+        lines.append(f"resampled     to {info['resampled']['to_hz']:g} Hz from {src} records "
+                     f"({info['resampled']['method']})")
     if info.get("fs_source") and "assumed" in str(info["fs_source"]):
         lines.append(f"note          sampling rate {info['fs_source']}")
     excluded = info.get("excluded") or []

@@ -23,7 +23,9 @@ def register(sub) -> None:
                                    "<lead>__<group>__<feature>); records with too few usable beats are listed "
                                    "with the reason, never zero-filled.")
     add_dataset_args(p)
-    p.add_argument("--out", type=Path, required=True, help="output table, .csv or .parquet")
+    p.add_argument("--out", type=Path, required=True,
+                   help="output table, .csv or .parquet (an existing file is refused unless --force)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic cohort (default 0)")
     p.add_argument("--profile", choices=["quick", "full"], default="quick",
                    help="feature/beat configuration profile (default quick; full adds extra leads and wavelet level)")
@@ -37,9 +39,23 @@ def register(sub) -> None:
     p.set_defaults(handler=features)
 
 
+def check_out(out: Path, force: bool) -> None:
+    """Refuse a bad ``--out`` before any data is read: wrong extension, a folder, an existing file without --force."""
+    if out.suffix not in (".csv", ".parquet"):
+        raise HfecgError(f"--out {out}: use a .csv or .parquet file name")
+    if out.is_dir():
+        raise HfecgError(f"--out {out} is a folder: name the output file (.csv or .parquet)")
+    if out.exists() and not force:
+        raise HfecgError(f"--out {out} already exists: pass --force to overwrite it, or choose another file name")
+    if out.parent.exists() and not out.parent.is_dir():
+        raise HfecgError(f"--out {out}: {out.parent} is a file, not a folder")
+
+
 def features(args: argparse.Namespace) -> int:
-    if args.out.suffix not in (".csv", ".parquet"):
-        raise HfecgError(f"--out {args.out}: use a .csv or .parquet file name")
+    check_out(args.out, args.force)
+    if args.cache_dir is not None and args.cache_dir.exists() and not args.cache_dir.is_dir():
+        raise HfecgError(f"--cache-dir {args.cache_dir} is a file, not a folder: name a folder (it is created), "
+                         "or pass --no-cache")
     run_config = load_run_config(args.profile, args.config)  # a bad file fails before any data is read
     cohort = cohort_from_args(args, seed=args.seed, quiet=args.json)
     progress = Progress("features")
@@ -49,8 +65,11 @@ def features(args: argparse.Namespace) -> int:
     if table.frame.empty:
         reasons = "\n".join(f"  - {e.record}: {e.reason}" for e in table.excluded)
         raise HfecgError(f"no record yielded features:\n{reasons}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    table.write(args.out)
+    try:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        table.write(args.out)
+    except OSError as exc:
+        raise HfecgError(f"--out {args.out} cannot be written: {exc.strerror or exc}") from None
     if args.nan_log:
         pd.DataFrame(table.nan_log, columns=["record_id", "lead", "feature", "reason"]).to_csv(args.nan_log, index=False)
     summary = {

@@ -20,7 +20,9 @@ from pathlib import Path
 
 from hfecg_bench.cohort import Cohort
 from hfecg_bench.data.arrays import load_beat_files, load_npz
+from hfecg_bench.data.identity import check_same_heart, merge_patients
 from hfecg_bench.data.ptbdb import load_ptbdb
+from hfecg_bench.data.resample import resample_cohort
 from hfecg_bench.data.synthetic import SynthParams, cohort_from_params, generate_cohort
 from hfecg_bench.data.validate import HF_MIN_FS, LoadOptions
 from hfecg_bench.data.wfdb_folder import load_wfdb_folder
@@ -58,7 +60,8 @@ def load_cohort(dataset: str, *, data_dir: Path | None = None, labels: Path | No
     Raises
     ------
     DataProblemsError
-        Listing every problem of the source, unless ``options.skip_bad``.
+        Listing every problem of the source (including records that look like the same heart under
+        two patient ids, see :mod:`hfecg_bench.data.identity`), unless ``options.skip_bad``.
     ParameterError
         For an unknown dataset or a missing ``data_dir``.
     HfecgError
@@ -66,18 +69,22 @@ def load_cohort(dataset: str, *, data_dir: Path | None = None, labels: Path | No
     """
     options = options or LoadOptions()
     if dataset == "synthetic":
-        return cohort_from_params(synth or SynthParams())
+        cohort = cohort_from_params(synth or SynthParams())
+        return resample_cohort(cohort, options.resample_to) if options.resample_to else cohort
     if dataset not in DATASETS:
         raise ParameterError("dataset", dataset, f"unknown dataset; choose one of {list(DATASETS)}")
     if data_dir is None:
         raise ParameterError("data_dir", None, f"dataset {dataset!r} needs data_dir, the folder it is read from")
     if dataset == "ptbdb":
-        return load_ptbdb(Path(data_dir), options, progress=progress)
-    if dataset == "wfdb":
-        return load_wfdb_folder(Path(data_dir), labels, options, progress=progress)
-    if dataset == "npz":
-        return load_npz(Path(data_dir), options)
-    return load_beat_files(Path(data_dir), labels, options, fs=beats_fs)
+        cohort = load_ptbdb(Path(data_dir), options, progress=progress)
+    elif dataset == "wfdb":
+        cohort = load_wfdb_folder(Path(data_dir), labels, options, progress=progress)
+    elif dataset == "npz":
+        cohort = load_npz(Path(data_dir), options)
+    else:
+        cohort = load_beat_files(Path(data_dir), labels, options, fs=beats_fs)
+    # one heart, one patient id: before any fold plan can split a person
+    return check_same_heart(merge_patients(cohort, options.same_patient), options, str(data_dir))
 
 
 __all__ = ["DATASETS", "HF_MIN_FS", "LoadOptions", "SynthParams", "cohort_from_params", "generate_cohort",

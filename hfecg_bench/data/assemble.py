@@ -2,7 +2,8 @@
 
 Loaders read every record they can and collect per-record problems; this module
 adds the checks that need all records at once (duplicate ids, patients whose
-records disagree on the label), then either raises one
+records disagree on the label, sampling rates that differ unless ``options.resample_to``
+resamples every record to one rate), then either raises one
 :class:`~hfecg_bench.errors.DataProblemsError` listing everything or, with
 ``skip_bad``, moves the problem records to ``Cohort.excluded``.
 """
@@ -12,15 +13,17 @@ import warnings
 from collections import Counter, defaultdict
 
 from hfecg_bench.cohort import Cohort, Excluded, Record
-from hfecg_bench.data.validate import HF_MIN_FS, LoadOptions, check_fs, check_leads, check_samples
-from hfecg_bench.errors import DataProblemsError, HfecgWarning, Problem
+from hfecg_bench.data.resample import rate_problems, resample_records
+from hfecg_bench.data.validate import HF_MIN_FS, LoadOptions, check_amplitude, check_fs, check_leads, check_samples
+from hfecg_bench.errors import DataProblemsError, HfecgError, HfecgWarning, Problem
 from hfecg_bench.leads import normalize_leads
 
 
 def validate_record(record_id: str, data, fs: float, lead_names, options: LoadOptions) -> list[Problem]:
     """All single-record problems of one signal (or beat stack) as Problems naming ``record_id``."""
     names = normalize_leads(lead_names)
-    reasons = check_fs(float(fs), options) + check_leads(names, options) + check_samples(data, float(fs), names, options)
+    reasons = (check_fs(float(fs), options) + check_leads(names, options)
+               + check_samples(data, float(fs), names, options) + check_amplitude(data, names))
     return [Problem(record_id, r) for r in reasons]
 
 
@@ -40,6 +43,11 @@ def assemble(dataset: str, source: str, records: list[Record], problems: list[Pr
         Records left out on purpose (e.g. a PTB diagnosis in neither class): listed, never an error.
     """
     problems = list(problems)
+    info = dict(info or {})
+    if options.resample_to:
+        records, info["resampled"] = resample_records(records, options.resample_to)
+    else:
+        problems += rate_problems({r.record_id: r.fs for r in records})
     counts = Counter(r.record_id for r in records)
     for rid, n in sorted(counts.items()):
         if n > 1:
@@ -58,7 +66,10 @@ def assemble(dataset: str, source: str, records: list[Record], problems: list[Pr
     bad = {p.record for p in problems}
     kept = [r for r in records if r.record_id not in bad]
     excluded = list(excluded_by_design or []) + [Excluded(p.record, p.reason) for p in _merge(problems)]
-    info = dict(info or {})
+    if not kept:
+        listing = "".join(f"\n  - {e.record}: {e.reason}" for e in excluded[:20])
+        more = f"\n  ... and {len(excluded) - 20} more" if len(excluded) > 20 else ""
+        raise HfecgError(f"no usable record in {source}: {len(excluded)} excluded, none left{listing}{more}")
     low = sorted({r.fs for r in kept if r.fs < HF_MIN_FS})
     if low:
         warnings.warn(f"{dataset}: sampling rate(s) {low} Hz below {HF_MIN_FS:g} Hz accepted with allow_low_fs; "

@@ -23,9 +23,12 @@ def read_labels(path: Path, key: str, required: tuple[str, ...]) -> tuple[dict[s
     Returns
     -------
     rows : dict
-        Key -> row dict, only for rows whose label parsed.
+        Key -> row dict for every row with a key (the first of duplicated keys); ``row["label"]``
+        is 0 or 1, or None when the label is bad (a problem names it, and the loader still reads
+        the record's signal, so that every problem of the record is found in one pass);
+        ``row["_line"]`` is the row's line number in the file.
     problems : list of Problem
-        Bad labels and duplicate keys, each naming the row's key.
+        Bad labels, duplicate keys and rows with more fields than the header, each naming the row's key.
 
     Raises
     ------
@@ -39,7 +42,7 @@ def read_labels(path: Path, key: str, required: tuple[str, ...]) -> tuple[dict[s
         with open(path, newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
             header = [h.strip() for h in (reader.fieldnames or [])]
-            rows = [{(k or "").strip(): (v or "").strip() for k, v in r.items()} for r in reader]
+            rows = [_clean(r) for r in reader]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise HfecgError(f"labels file {path} is unreadable: {exc}") from None
     missing = [c for c in required if c not in header]
@@ -55,10 +58,25 @@ def read_labels(path: Path, key: str, required: tuple[str, ...]) -> tuple[dict[s
         if k in out:
             problems.append(Problem(k, f"duplicate {key} {k!r} in {path.name} (line {i})"))
             continue
+        extra = row.pop(None, None)
+        if extra is not None:
+            problems.append(Problem(k, f"{path.name} line {i} has {len(header) + len(extra)} fields, the header "
+                                       f"{len(header)} ({', '.join(header)}): extra value(s) {extra}"))
         label, reason = check_label(row.get("label", ""))
         if reason:
             problems.append(Problem(k, f"{reason} in {path.name} line {i}"))
-            continue
         row["label"] = label
+        row["_line"] = i
         out[k] = row
     return out, problems
+
+
+def _clean(row: dict) -> dict:
+    """Cells stripped; a row's surplus values (``csv.DictReader`` puts them under None) kept as a list."""
+    out = {}
+    for k, v in row.items():
+        if k is None:
+            out[None] = [str(x).strip() for x in (v or [])]
+        else:
+            out[k.strip()] = (v or "").strip()
+    return out

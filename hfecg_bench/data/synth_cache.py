@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from hfecg_bench.io import write_atomic
-from hfecg_bench.paths import cache_dir
+from hfecg_bench.paths import cache_dir, cache_unwritable
 
 _MEMORY: OrderedDict = OrderedDict()
 _MEMORY_SIZE = 2
@@ -47,8 +47,8 @@ def _store(path: Path, key: str, signals: np.ndarray, truth: dict) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, buf.getvalue())
         prune(path.parent, keep=path)
-    except OSError:
-        pass
+    except OSError as exc:
+        cache_unwritable(path.parent, exc)
 
 
 def prune(folder: Path, keep: Path, budget: int = DISK_CACHE_BYTES) -> None:

@@ -47,13 +47,20 @@ def read_wfdb(path: Path) -> tuple[WfdbSignal | None, str | None]:
         f = path.parent / fname
         if not f.exists():
             return None, f"signal file {fname} is missing"
+    zero = _zero_gain_leads(path.with_suffix(".hea"), names)
+    if zero:
+        return None, (f"header gain 0 for lead(s) {', '.join(zero)}: the ADC gain is unknown (uncalibrated), and "
+                      "wfdb then assumes 200 ADC units per mV, so the amplitude in mV (the unit) would be wrong; "
+                      "write the lead's real gain (ADC units per mV) into the header")
     expected = _expected_bytes(header)
     if expected is not None:
         for fname, nbytes in expected.items():
             size = (path.parent / fname).stat().st_size
             if size < nbytes:
+                n_in_file = list(header.file_name).count(fname)
                 return None, (f"truncated signal file {fname}: {size} bytes, header needs {nbytes} "
-                              f"({header.sig_len} samples x {n_sig} signals)")
+                              f"({header.sig_len} samples x {n_in_file} signal{'s' if n_in_file != 1 else ''} "
+                              f"in {fname})")
     try:
         rec = wfdb.rdrecord(str(path))
     except Exception as exc:
@@ -85,6 +92,25 @@ def _expected_bytes(header) -> dict[str, int] | None:
             return None
         need[fname] = need.get(fname, float(off or 0)) + per * header.sig_len
     return {k: int(v) for k, v in need.items()}
+
+
+def _zero_gain_leads(hea: Path, names: list[str]) -> list[str]:
+    """Leads whose header signal line gives an ADC gain of exactly 0 (wfdb silently reads it as 200)."""
+    try:
+        lines = hea.read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+    specs = [line.split() for line in lines if line.strip() and not line.lstrip().startswith("#")][1:]
+    zero = []
+    for j, fields in enumerate(specs[:len(names)]):
+        if len(fields) > 2:
+            gain = fields[2].split("(")[0].split("/")[0]
+            try:
+                if float(gain) == 0:
+                    zero.append(str(names[j]))
+            except ValueError:
+                pass
+    return zero
 
 
 def _to_mv(units: list[str]) -> tuple[np.ndarray, list[str]]:

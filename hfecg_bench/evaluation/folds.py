@@ -77,6 +77,36 @@ def stratified_patient_splits(labels: pd.Series, n_splits: int, seed: int, where
     return out
 
 
+#: Fewest patients of each class nested evaluation needs: 3 outer folds leave 2 of each on every training side.
+MIN_NESTED_PER_CLASS = 3
+
+
+def nested_advice(n_pos: int, n_neg: int, n_folds: int, kind: str = "kfold") -> str:
+    """What to change when an outer training side cannot make 2 inner folds that hold both classes.
+
+    Stratified outer folds spread ``n`` patients of a class as evenly as they can, so a training side of
+    ``k`` folds keeps ``n - ceil(n / k)`` of them: 2 or more for any ``3 <= k <= n``, but only for
+    ``n >= 4`` when ``k = 2`` (and ``n - 1`` under leave-one-patient-out). So with at least 3 patients
+    of each class, 3 or more outer folds work; with fewer, no number of folds does.
+
+    >>> nested_advice(2, 4, 2)  # doctest: +ELLIPSIS
+    'the cohort is too small for nested evaluation: ... 3 patients of each class and has 2 positive, 4 negative'
+    >>> nested_advice(3, 9, 2)
+    'use 3 or more outer folds (folds=3): with 2, a training side keeps 1 of the 3 positive patients'
+    """
+    small = min(n_pos, n_neg)
+    if small < MIN_NESTED_PER_CLASS:
+        return (f"the cohort is too small for nested evaluation: it needs at least {MIN_NESTED_PER_CLASS} patients of "
+                f"each class and has {n_pos} positive, {n_neg} negative")
+    if kind not in ("kfold", "loo"):
+        return "give every outer training side of the fold plan at least 2 patients of each class"
+    if kind == "kfold" and n_folds == 2:
+        which, n = ("positive", n_pos) if n_pos <= n_neg else ("negative", n_neg)
+        return (f"use 3 or more outer folds (folds=3): with 2, a training side keeps {n - -(-n // 2)} of the "
+                f"{n} {which} patients")
+    return f"use another number of outer folds (3 to {small}) or add patients"
+
+
 @dataclass
 class FoldPlan:
     """Outer fold of every patient; the plan shared by all models of a run.
@@ -119,25 +149,37 @@ class FoldPlan:
         """Patient-wise stratified inner folds of the training patients of outer ``fold``.
 
         ``n_inner`` is capped by the smaller class of the training side (with an HfecgWarning);
-        fewer than 2 possible inner folds is an HfecgError naming the counts.
+        fewer than 2 possible inner folds is an HfecgError naming the counts and what would work
+        (see :func:`nested_advice`).
         """
-        train, test = self.split(fold)
-        lab = self.labels.loc[train]
-        cap = min(n_inner, int(lab.sum()), int((lab == 0).sum()))
-        if cap < 2:
-            raise HfecgError(f"outer fold {fold}: its {len(train)} training patients ({int(lab.sum())} positive, "
-                             f"{int((lab == 0).sum())} negative) cannot make 2 inner tuning folds with both classes; "
-                             "use fewer outer folds or a larger cohort")
+        cap = self.inner_fold_cap(fold, n_inner)
         if cap < n_inner:
-            warnings.warn(f"outer fold {fold}: inner folds capped from {n_inner} to {cap} "
-                          f"(the training side has only {min(int(lab.sum()), int((lab == 0).sum()))} patients of one class)",
-                          HfecgWarning, stacklevel=2)
-        splits = stratified_patient_splits(lab, cap, seed, f"outer fold {fold} inner folds")
+            warnings.warn(f"outer fold {fold + 1}/{self.n_folds}: inner folds capped from {n_inner} to {cap} "
+                          f"(the training side has only {cap} patients of one class)", HfecgWarning, stacklevel=2)
+        train, test = self.split(fold)
+        splits = stratified_patient_splits(self.labels.loc[train], cap, seed, f"outer fold {fold} inner folds")
         for i, (tr, va) in enumerate(splits):
             assert_disjoint(tr, va, f"outer fold {fold} inner fold {i}")
             assert_disjoint(va, test, f"outer fold {fold} inner fold {i} vs outer test")
             assert_disjoint(tr, test, f"outer fold {fold} inner fold {i} vs outer test")
         return splits
+
+    def inner_fold_cap(self, fold: int, n_inner: int) -> int:
+        """How many inner folds the training side of outer ``fold`` can make (``n_inner`` at most): each
+        needs a patient of both classes. Fewer than 2 is an HfecgError naming the counts and what would
+        work (:func:`nested_advice`); nothing is split, so checking every fold is cheap."""
+        train, _ = self.split(fold)
+        lab = self.labels.loc[train]
+        n_pos, n_neg = int(lab.sum()), int((lab == 0).sum())
+        cap = min(n_inner, n_pos, n_neg)
+        if cap < 2:
+            total = self.labels.loc[self.patients]
+            raise HfecgError(f"outer fold {fold + 1}/{self.n_folds}: its {len(train)} training patients ({n_pos} "
+                             f"positive, {n_neg} negative) cannot make 2 inner folds that each hold both classes "
+                             "(they tune the model and give the out-of-fold predictions its decision threshold is "
+                             "chosen on, also with trials=0); "
+                             + nested_advice(int(total.sum()), int((total == 0).sum()), self.n_folds, self.kind))
+        return cap
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame({"patient_id": self.folds.index, "fold": self.folds.to_numpy()})
@@ -177,7 +219,8 @@ def make_fold_plan(labels, n_folds: int = 5, seed: int = 0, loo: bool = False) -
     k = min(n_folds, n_pos, n_neg)
     if k < 2:
         raise HfecgError(f"cannot make {n_folds} patient-wise folds that each hold both classes from {counts}: "
-                         "at least 2 patients of each class are needed")
+                         f"at least 2 patients of each class are needed ({MIN_NESTED_PER_CLASS} for the inner folds "
+                         "that tune each model and choose its threshold)")
     if k < n_folds:
         warnings.warn(f"folds={n_folds} capped to {k}: the cohort has {counts}, and every fold must hold both classes",
                       HfecgWarning, stacklevel=2)

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from hfecg_bench.io import write_atomic
+from hfecg_bench.paths import cache_unwritable
 
 CACHE_VERSION = "features-2"
 
@@ -19,7 +20,9 @@ CACHE_VERSION = "features-2"
 class FeatureCache:
     """Get/put per-record feature payloads under ``directory`` (created on first write).
 
-    The default folder is :func:`hfecg_bench.paths.cache_dir` ``("features")``.
+    The default folder is :func:`hfecg_bench.paths.cache_dir` ``("features")``. A folder that
+    cannot be written (read-only, or a file in its place) is not an error: one warning, then
+    the features are computed without caching (``disabled`` says why).
 
     Examples
     --------
@@ -36,6 +39,7 @@ class FeatureCache:
         self.directory = Path(directory)
         self.hits = 0
         self.misses = 0
+        self.disabled: str | None = None
 
     @staticmethod
     def key(record, feature_config, beat_config) -> str:
@@ -61,6 +65,12 @@ class FeatureCache:
 
     def put(self, key: str, payload: dict) -> None:
         """Store ``payload`` (JSON-serialisable, NaN allowed) under ``key``, atomically."""
+        if self.disabled:
+            return
         p = self.path(key)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(p, json.dumps({**payload, "version": CACHE_VERSION}))
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(p, json.dumps({**payload, "version": CACHE_VERSION}))
+        except OSError as exc:
+            self.disabled = cache_unwritable(self.directory, exc)
+

@@ -6,13 +6,37 @@ from scipy.ndimage import maximum_filter1d
 from scipy.signal import hilbert
 
 from hfecg_bench.beats.filters import bandpass
+from hfecg_bench.errors import ParameterError
 from hfecg_bench.features.config import FeatureConfig
 from hfecg_bench.features.context import BeatContext, GroupResult
 
 
 def hf_band_for(fs: float, config: FeatureConfig) -> tuple[float, float]:
-    """The HF band used at ``fs``: ``config.hf_band`` with the upper edge at most 0.45 x fs."""
+    """The HF band used at ``fs``: ``config.hf_band``, its upper edge lowered to 0.45 x fs when it lies
+    between 0.45 fs and the Nyquist frequency 0.5 fs (e.g. 150-250 Hz at 500 Hz with ``allow_low_fs``).
+
+    Raises
+    ------
+    ParameterError
+        Naming ``hf_band`` and ``fs`` when the upper edge is above Nyquist (0.5 x fs) or the
+        lower edge is not below 0.45 x fs: the band cannot be measured at that rate.
+
+    Examples
+    --------
+    >>> hf_band_for(1000.0, FeatureConfig()), hf_band_for(500.0, FeatureConfig())
+    ((150.0, 250.0), (150.0, 225.0))
+    >>> hf_band_for(1000.0, FeatureConfig(hf_band=(150, 600)))
+    Traceback (most recent call last):
+    ...
+    hfecg_bench.errors.ParameterError: invalid hf_band=(150.0, 600.0): upper edge 600 Hz is above the Nyquist frequency 500 Hz of records sampled at fs=1000 Hz; choose an hf_band below 0.5 x fs (or --resample-to a higher rate)
+    """
     lo, hi = config.hf_band
+    if hi > 0.5 * fs or lo >= 0.45 * fs:
+        raise ParameterError("hf_band", config.hf_band,
+                             f"upper edge {hi:g} Hz is above the Nyquist frequency {0.5 * fs:g} Hz of records sampled "
+                             f"at fs={fs:g} Hz; choose an hf_band below 0.5 x fs (or --resample-to a higher rate)"
+                             if hi > 0.5 * fs else
+                             f"lower edge {lo:g} Hz is not below 0.45 x fs = {0.45 * fs:g} Hz at fs={fs:g} Hz")
     return lo, min(hi, 0.45 * fs)
 
 

@@ -1,6 +1,7 @@
 """FeatureTable and extract_features: one row per record, columns ``<lead>__<group>__<feature>``."""
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from hfecg_bench.features.conventional import conventional_features
 from hfecg_bench.features.hf import hf_band_for, hf_features
 from hfecg_bench.features.spectral import spectral_features
 from hfecg_bench.features.wavelet import wavelet_features
+from hfecg_bench.io import write_atomic
 from hfecg_bench.paths import resolve_cache_dir
 
 ID_COLUMNS = ("record_id", "patient_id", "label")
@@ -94,12 +96,12 @@ class FeatureTable:
         """Write ``frame`` as .csv or .parquet (by suffix)."""
         path = Path(path)
         if path.suffix == ".parquet":
-            self.frame.to_parquet(path, index=False)
-        elif path.suffix == ".csv":
-            self.frame.to_csv(path, index=False)
-        else:
-            raise ParameterError("path", str(path), "use a .csv or .parquet file name")
-        return path
+            buf = io.BytesIO()
+            self.frame.to_parquet(buf, index=False)
+            return write_atomic(path, buf.getvalue())
+        if path.suffix == ".csv":
+            return write_atomic(path, self.frame.to_csv(index=False))
+        raise ParameterError("path", str(path), "use a .csv or .parquet file name")
 
 
 def _feature_leads(record, config: FeatureConfig) -> list[str]:
@@ -139,6 +141,8 @@ def record_features(record, config: FeatureConfig | None = None, beat_config: Be
     res = beats_from_record(record, beat_config)
     info = {"n_detected": res.info.get("n_detected"), "n_kept": res.n_kept,
             "rejected": res.rejection_summary(), "qrs_fallback": res.info.get("qrs_fallback")}
+    if res.info.get("no_ecg"):
+        return {"values": {}, "nan": [], "info": info, "excluded": res.info["no_ecg"]}
     if res.n_kept < config.min_beats:
         why = res.info.get("error") or f"rejected: {res.rejection_summary()}"
         return {"values": {}, "nan": [], "info": info,
@@ -211,6 +215,8 @@ def extract_features(cohort, config: FeatureConfig | None = None, beat_config: B
     """
     config = config or FeatureConfig()
     beat_config = beat_config or BeatConfig()
+    for fs in sorted({float(r.fs) for r in cohort.records}):
+        hf_band_for(fs, config)                  # an HF band above Nyquist fails before any record is read
     directory = resolve_cache_dir(cache_dir, "features")
     cache = FeatureCache(directory) if directory is not None else None
     rows, nan_log, excluded = [], [], list(cohort.excluded)
@@ -241,7 +247,7 @@ def extract_features(cohort, config: FeatureConfig | None = None, beat_config: B
     # int64 labels as before when every record has one; nullable Int64 (<NA>) otherwise
     frame = frame.astype({"label": "int64" if frame["label"].notna().all() else "Int64"})
     info = {"n_records": len(rows), "n_excluded_by_features": len(excluded) - n_cohort_excluded,
-            "cache_dir": str(directory) if directory else None,
+            "cache_dir": str(directory) if directory and not (cache and cache.disabled) else None,
             "cache_hits": cache.hits if cache else 0, "cache_misses": cache.misses if cache else 0}
     return FeatureTable(frame=frame, excluded=excluded, nan_log=nan_log, config=config, beat_config=beat_config,
                         info=info)

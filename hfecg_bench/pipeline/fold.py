@@ -39,7 +39,8 @@ class FoldTask:
     train, test : tuple of str
         Outer training and test patients (disjoint).
     inner_splits : tuple of (list, list)
-        Patient-wise inner folds of ``train`` for tuning and the threshold.
+        Patient-wise inner folds of ``train`` for tuning and the threshold (empty when neither needs
+        them: see :func:`needs_inner_folds`).
     labels : pandas.Series
         Patient id -> label, for every patient of the plan.
     profile : str
@@ -91,16 +92,24 @@ def tuning_budget(spec: ModelSpec, config, profile: str) -> tuple[int, int]:
     return n_trials, int(budget.get("n_inner_folds", config.n_inner_folds))
 
 
+def needs_inner_folds(spec: ModelSpec, n_trials: int) -> bool:
+    """Whether a unit of ``spec`` with ``n_trials`` trials uses inner folds: to tune, or for the out-of-fold
+    predictions its threshold is chosen on. Only an untuned model that takes its threshold from its own
+    early-stopping patients (``threshold_source == "validation"``) does without them."""
+    return not (n_trials == 0 and spec.threshold_source == "validation")
+
+
 def fold_task(spec: ModelSpec, plan: FoldPlan, fold: int, *, seed: int, config, profile: str,
               study_db: Path | None) -> FoldTask:
     """The task of ``spec`` on outer ``fold`` of ``plan``; seeds derive from the run ``seed``.
 
-    Warnings about capped inner folds are raised here, in the driver.
+    Warnings about capped inner folds are raised here, in the driver, and so is the HfecgError of a
+    training side too small for inner folds (when the unit needs them: :func:`needs_inner_folds`).
     """
     train, test = plan.split(fold)
     n_trials, n_inner = tuning_budget(spec, config, profile)
     inner_seed = derive_seed(seed, "inner", fold)
-    splits = plan.inner_splits(fold, n_inner, inner_seed)
+    splits = plan.inner_splits(fold, n_inner, inner_seed) if needs_inner_folds(spec, n_trials) else []
     seeds = {"fit": derive_seed(seed, "fit", spec.name, fold), "tpe": derive_seed(seed, "tpe", spec.name, fold),
              "inner_folds": inner_seed}
     return FoldTask(spec=spec, fold=fold, n_folds=plan.n_folds, train=tuple(train), test=tuple(test),
@@ -122,7 +131,7 @@ def _tune_or_validate(task: FoldTask, data: ModelData, stream):
     its fit is then the final one.
     """
     spec, train, test = task.spec, list(task.train), list(task.test)
-    if task.n_trials == 0 and spec.threshold_source == "validation":
+    if not needs_inner_folds(spec, task.n_trials):
         params = spec.default_params(task.profile)
         res = spec.fit_predict(data, train, test, params, task.seeds["fit"], task.profile)
         oof = _by_patient(res.train_prob, [str(p) for p in res.info.get("val_patients", [])]).dropna()

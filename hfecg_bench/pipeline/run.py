@@ -4,7 +4,14 @@ diagnostics and verdict -> report. The command line is a thin shell over :func:`
 The run directory is written by this module (through :class:`~hfecg_bench.pipeline.state.RunDirectory`)
 and by the report; a unit of work (:func:`~hfecg_bench.pipeline.fold.run_fold`) writes nothing but its
 Optuna study. Running the same call again on the same folder resumes: finished units are reloaded,
-unfinished Optuna studies continue.
+unfinished Optuna studies continue (proposing the trials an uninterrupted run would have).
+
+What can be checked before anything is written is checked first: the settings, and whether the
+cohort's labels can fill the outer folds and every unit's inner folds (:func:`check_folds_feasible`),
+so a cohort too small for the folds leaves no folder behind. Every unit's task (its inner folds) is
+built before the first fit, and a folder where a run with other settings fitted nothing yet is
+started over (:meth:`~hfecg_bench.pipeline.state.RunDirectory.open`): a refused run never blocks the
+corrected one.
 """
 from __future__ import annotations
 
@@ -19,13 +26,13 @@ import pandas as pd
 from hfecg_bench.config import RunConfig, load_run_config
 from hfecg_bench.errors import HfecgError, HfecgWarning, ParameterError
 from hfecg_bench.evaluation.evaluate import evaluate_predictions
-from hfecg_bench.evaluation.folds import FoldPlan, fold_plan_for_run
+from hfecg_bench.evaluation.folds import FoldPlan, fold_plan_for_run, make_fold_plan
 from hfecg_bench.evaluation.metrics import safe_auroc
 from hfecg_bench.evaluation.seeds import derive_seed
 from hfecg_bench.io import read_json, write_csv
 from hfecg_bench.models.registry import get_spec, resolve_names
 from hfecg_bench.pipeline import finish
-from hfecg_bench.pipeline.fold import fold_task, plan_warnings, run_fold
+from hfecg_bench.pipeline.fold import fold_task, needs_inner_folds, plan_warnings, run_fold, tuning_budget
 from hfecg_bench.pipeline.inputs import RunInputs, run_features, view_label
 from hfecg_bench.pipeline.manifest import run_manifest, run_state
 from hfecg_bench.pipeline.state import (FOLDS_FILE, METRICS_FILE, PREDICTIONS_FILE, STUDIES_DB, TRAIN_SCORES_FILE,
@@ -97,6 +104,27 @@ def _check_cohort(cohort) -> None:
                          f"{unlabeled[:10]}")
 
 
+def check_folds_feasible(specs, labels: pd.Series, evaluation, seed: int, profile: str,
+                         given: FoldPlan | None = None) -> None:
+    """Draw the run's outer folds from ``labels`` and check every training side can make the inner folds the
+    models need, writing nothing: a cohort too small for the folds is refused before the run directory exists.
+
+    Raises HfecgError naming the class counts and what would work. The run itself repeats the checks on
+    the patients with features (and warns about capped folds); this pass is silent.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", HfecgWarning)
+        if given is None:
+            plan = make_fold_plan(labels, evaluation.n_folds, derive_seed(seed, "folds"), loo=evaluation.loo)
+        elif set(map(str, given.folds.index)) <= set(labels.index):
+            plan = FoldPlan(folds=given.folds.rename(index=str).sort_index(), labels=labels, kind=given.kind)
+        else:
+            return  # _plan names the patients the given plan misses or adds
+        if any(needs_inner_folds(spec, tuning_budget(spec, evaluation, profile)[0]) for spec in specs):
+            for fold in range(plan.n_folds):
+                plan.inner_fold_cap(fold, evaluation.n_inner_folds)
+
+
 def _plan(run_dir: RunDirectory, labels: pd.Series, evaluation, seed: int, given: FoldPlan | None) -> FoldPlan:
     """The run's fold plan: the user's (checked against the cohort, saved) or drawn from the run seed."""
     path = run_dir.file(FOLDS_FILE)
@@ -118,9 +146,15 @@ def _plan(run_dir: RunDirectory, labels: pd.Series, evaluation, seed: int, given
     return plan
 
 
-def _patient_labels(cohort, features) -> pd.Series:
+def _cohort_labels(cohort) -> pd.Series:
+    """Patient id (str) -> label of every patient of the cohort."""
     labels = pd.Series(cohort.patient_labels(), dtype=int)
     labels.index = labels.index.map(str)
+    return labels.sort_index()
+
+
+def _patient_labels(cohort, features) -> pd.Series:
+    labels = _cohort_labels(cohort)
     missing = sorted(set(labels.index) - set(features.frame["patient_id"].astype(str)))
     if missing:
         warnings.warn(f"{len(missing)} patient(s) have no usable record and are left out of every model: "
@@ -133,6 +167,11 @@ def run_models(specs, inputs: RunInputs, plan: FoldPlan, run_dir: RunDirectory, 
     """Run every (model, outer fold) unit not yet finished in ``run_dir``, writing each as it finishes."""
     seen: set = set()
     timings = {}
+    # every unit's task first: a training side too small for inner folds is refused before anything is fitted
+    tasks = {(spec.name, fold): plan_warnings(lambda: fold_task(spec, plan, fold, seed=seed, config=config,
+                                                                profile=profile, study_db=run_dir.file(STUDIES_DB)),
+                                              seen)
+             for spec in specs for fold in range(plan.n_folds) if not run_dir.fold_done(spec.name, fold)}
     for spec in specs:
         t0 = time.monotonic()
         done = [f for f in range(plan.n_folds) if run_dir.fold_done(spec.name, f)]
@@ -142,8 +181,7 @@ def run_models(specs, inputs: RunInputs, plan: FoldPlan, run_dir: RunDirectory, 
         for fold in range(plan.n_folds):
             if fold in done:
                 continue
-            task = plan_warnings(lambda: fold_task(spec, plan, fold, seed=seed, config=config, profile=profile,
-                                                   study_db=run_dir.file(STUDIES_DB)), seen)
+            task = tasks[spec.name, fold]
             result = run_fold(task, inputs.for_view(spec.input), stream=stream)
             run_dir.save_fold(spec.name, fold, result.predictions, result.summary, result.curves)
             s, p = result.summary, result.predictions
@@ -241,6 +279,8 @@ def run(cohort, *, models="all", out: Path | str | None = None, profile: str = "
     run_config = resolve_run_config(profile, config, folds=folds, trials=trials)
     names = resolve_names(models)
     specs = [get_spec(n).configure(run_config) for n in names]
+    check_folds_feasible(specs, _cohort_labels(cohort), run_config.evaluation, seed, profile,
+                         folds if isinstance(folds, FoldPlan) else None)
     path = Path(out) if out is not None else default_out(cohort.dataset)
     if out is None:
         print(f"run directory: {path}", file=stream, flush=True)
@@ -248,6 +288,9 @@ def run(cohort, *, models="all", out: Path | str | None = None, profile: str = "
     if run_dir.resuming:
         print(f"resuming run in {path}: {len(run_dir.finished_units())} finished model fold(s) kept",
               file=stream, flush=True)
+    elif run_dir.restarted:
+        print(f"starting over in {path}: the run there had other settings ({', '.join(run_dir.restarted)}) and "
+              "had fitted nothing yet", file=stream, flush=True)
     t = time.monotonic()
     table = run_features(cohort, run_dir, run_config, features=features, stream=stream)
     features_s = round(time.monotonic() - t, 3)
@@ -296,4 +339,5 @@ def load_result(run_dir: Path) -> RunResult:
                      plan=FoldPlan(folds=folds.sort_index(), labels=labels.reindex(folds.sort_index().index)))
 
 
-__all__ = ["RunResult", "collect_predictions", "load_result", "resolve_run_config", "run", "run_models"]
+__all__ = ["RunResult", "check_folds_feasible", "collect_predictions", "load_result", "resolve_run_config", "run",
+           "run_models"]

@@ -41,6 +41,10 @@ TRAIN_SCORES_FILE = "train_scores.csv"
 METRICS_FILE = "metrics.csv"
 DIAGNOSTICS_FILE = "diagnostics.json"
 
+#: What a run writes before it fits anything: a run directory holding nothing else has no fitted work to protect,
+#: so a run with other settings starts over there (these files are replaced; any other file makes it a refusal).
+SETUP_FILES = (STATE_FILE, MANIFEST_FILE, FEATURES_FILE, FOLDS_FILE)
+
 #: Settings printed in full when a resumed run differs (the others are long: only their name is shown).
 SHOWN_KEYS = ("seed", "profile", "fingerprint")
 
@@ -59,17 +63,30 @@ def _merge(into: dict, new: dict) -> None:
             into[key] = value
 
 
+def _nothing_fitted(path: Path) -> bool:
+    """True when ``path`` holds only :data:`SETUP_FILES` (and perhaps an empty fold folder): no unit was
+    saved, no tuning study was started, no file of anyone else is there."""
+    for p in path.iterdir():
+        if p.name == FOLD_DIR and p.is_dir() and not any(p.iterdir()):
+            continue
+        if p.name not in SETUP_FILES or not p.is_file():
+            return False
+    return True
+
+
 @dataclass
 class RunDirectory:
     """A run directory and its manifest.
 
     Use :meth:`open` to create or resume one. Attributes: ``path``, ``resuming`` (an earlier
-    invocation created it), ``manifest`` (the dict written by :meth:`save_manifest`).
+    invocation created it), ``manifest`` (the dict written by :meth:`save_manifest`), ``restarted``
+    (the settings that differed when an earlier run there, with nothing fitted yet, was started over).
     """
 
     path: Path
     resuming: bool = False
     manifest: dict = field(default_factory=dict)
+    restarted: list = field(default_factory=list)
 
     @classmethod
     def open(cls, path: Path, state: dict) -> "RunDirectory":
@@ -82,33 +99,44 @@ class RunDirectory:
         state : dict
             JSON-able settings a resumed run must share (seed, profile, fingerprint, configs).
 
+        A run with other settings that had fitted nothing yet (the folder holds only
+        :data:`SETUP_FILES`, e.g. a run refused at its fold plan) is started over: its files are
+        replaced, and ``restarted`` names the settings that differed.
+
         Raises
         ------
         HfecgError
-            The folder holds a run with other settings, or files that are not a run's: nothing is
-            overwritten in either case.
+            The folder holds a run with other settings that has fitted work, or files that are not a
+            run's: nothing is overwritten in either case.
         """
         path = Path(path)
         state = jsonable(state)  # tuples as lists: compares equal to the stored JSON
         if path.exists() and not path.is_dir():
             raise HfecgError(f"output folder {path} is a file, not a folder; choose another output folder")
         state_path = path / STATE_FILE
+        restarted: list = []
         if state_path.exists():
             old = read_json(state_path)
             diff = [k for k in state if old.get(k) != state[k]]
-            if diff:
+            if not diff:
+                return cls(path=path, resuming=True, manifest=read_json(path / MANIFEST_FILE, {}))
+            if not _nothing_fitted(path):
                 shown = ", ".join(f"{k}: {old.get(k)!r} there vs {state[k]!r} now" if k in SHOWN_KEYS
                                   else f"{k} differs" for k in diff)
                 raise HfecgError(f"{path} holds a run with other settings ({shown}); choose another output folder")
-            return cls(path=path, resuming=True, manifest=read_json(path / MANIFEST_FILE, {}))
+            for name in SETUP_FILES:
+                (path / name).unlink(missing_ok=True)
+            if (path / FOLD_DIR).is_dir():
+                (path / FOLD_DIR).rmdir()
+            restarted = diff
         if path.exists() and any(path.iterdir()):
             shown = sorted(p.name for p in path.iterdir())[:5]
             raise HfecgError(f"output folder {path} is not empty and holds no hfecg_bench run ({STATE_FILE} is "
                              f"missing; it has {shown}); nothing was written: choose a new or empty folder")
         path.mkdir(parents=True, exist_ok=True)
         write_json(state_path, state)
-        return cls(path=path, resuming=False,
-                   manifest={"created": datetime.now().isoformat(timespec="seconds")})
+        return cls(path=path, resuming=False, manifest={"created": datetime.now().isoformat(timespec="seconds")},
+                   restarted=restarted)
 
     # ------------------------------------------------------------------ manifest
 

@@ -2,15 +2,21 @@
 
 Studies live in an SQLite file in the run directory, named ``<model>-fold<k>``, opened
 with ``load_if_exists=True``: running the same command again continues an interrupted
-study (completed trials count toward the budget, trials left RUNNING by a killed process
-are marked FAIL) instead of starting over. The objective is the mean inner patient-level
-AUROC; the best trial's inner out-of-fold probabilities are kept (trial user attribute
-``oof``) so the decision threshold can be chosen on the training patients only.
+study (finished trials count toward the budget, a trial left RUNNING by a killed or
+interrupted process is marked FAIL and run again) instead of starting over. Each finished
+trial stores the TPE sampler's random state (JSON, no pickle) and a reopened study restores
+the last one, so the resumed study proposes exactly the trials an uninterrupted one would.
+The objective is the mean inner patient-level AUROC; the best trial's inner out-of-fold
+probabilities are kept (trial user attribute ``oof``) so the decision threshold can be
+chosen on the training patients only.
 """
 from __future__ import annotations
 
+import base64
+import contextlib
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +25,7 @@ import optuna
 import pandas as pd
 from optuna.trial import TrialState
 
-from hfecg_bench.errors import HfecgError, TrialFailedError
+from hfecg_bench.errors import HfecgError, HfecgWarning, TrialFailedError
 from hfecg_bench.evaluation.folds import assert_disjoint
 from hfecg_bench.evaluation.metrics import safe_auroc
 from hfecg_bench.models.base import ModelData
@@ -73,6 +79,8 @@ def inner_cv(spec, data: ModelData, splits, labels: pd.Series, params: dict, see
 
 #: Trial states that use up the budget: a pruned trial (its parameters could not train) is not rerun on resume.
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+#: Trial user attribute: the sampler's random state right after the trial drew its parameters.
+SAMPLER_STATE = "sampler_state"
 
 
 def _n_finished(study: optuna.Study) -> int:
@@ -95,8 +103,61 @@ def completed_trials(path: Path, study_name: str) -> int | None:
     return None
 
 
-def open_study(path: Path, study_name: str, seed: int, n_startup: int) -> optuna.Study:
-    """Create or load the study; trials a killed process left RUNNING are marked FAIL."""
+def _sampler_rngs(sampler) -> list[np.random.RandomState] | None:
+    """The random states a TPESampler draws from: its own (TPE proposals) and its start-up RandomSampler's.
+
+    Optuna keeps them in private attributes (its documented way to resume a sampler is to pickle it);
+    None when this Optuna version keeps them elsewhere (resumed studies then restart the sampler, with a
+    warning, and ``tests/test_tuning.py`` fails).
+    """
+    try:
+        rngs = [sampler._rng.rng, sampler._random_sampler._rng.rng]
+    except AttributeError:
+        return None
+    return rngs if all(isinstance(r, np.random.RandomState) for r in rngs) else None
+
+
+def sampler_state(sampler) -> list | None:
+    """JSON-able random state of ``sampler`` (no pickle), for :func:`restore_sampler_state`.
+
+    >>> a = optuna.samplers.TPESampler(seed=3)
+    >>> state = sampler_state(a)
+    >>> x = a._rng.rng.uniform()
+    >>> b = optuna.samplers.TPESampler(seed=99)
+    >>> restore_sampler_state(b, state), b._rng.rng.uniform() == x
+    (True, True)
+    """
+    rngs = _sampler_rngs(sampler)
+    if rngs is None:
+        return None
+    out = []
+    for rng in rngs:
+        name, key, pos, has_gauss, gauss = rng.get_state(legacy=True)
+        out.append([name, base64.b64encode(key.astype("<u4").tobytes()).decode("ascii"), int(pos), int(has_gauss),
+                    float(gauss)])
+    return out
+
+
+def restore_sampler_state(sampler, state) -> bool:
+    """Set the random state of ``sampler`` from :func:`sampler_state` output; False when it cannot be."""
+    rngs = _sampler_rngs(sampler)
+    if rngs is None or not isinstance(state, list) or len(state) != len(rngs):
+        return False
+    for rng, (name, key, pos, has_gauss, gauss) in zip(rngs, state):
+        rng.set_state((name, np.frombuffer(base64.b64decode(key), dtype="<u4").astype(np.uint32), pos, has_gauss,
+                       gauss))
+    return True
+
+
+def open_study(path: Path, study_name: str, seed: int, n_startup: int, n_trials: int | None = None) -> optuna.Study:
+    """Create or load the study, its TPE sampler continuing where the last finished trial left it.
+
+    Trials a killed or interrupted process left RUNNING are marked FAIL (they are run again: a failed
+    trial is not part of the TPE history, and the sampler is restored to its state after the last
+    finished trial, so the rerun proposes what the interrupted trial would have). A study stored without
+    sampler states (an older hfecg_bench) restarts its sampler from ``seed``, with an HfecgWarning when
+    trials remain to be run (fewer finished than ``n_trials``, when given).
+    """
     storage = optuna.storages.RDBStorage(storage_url(path))
     sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=n_startup)
     study = optuna.create_study(storage=storage, study_name=study_name, direction="maximize", sampler=sampler,
@@ -104,7 +165,19 @@ def open_study(path: Path, study_name: str, seed: int, n_startup: int) -> optuna
     sid = storage.get_study_id_from_name(study_name)
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING)):
         storage.set_trial_state_values(storage.get_trial_id_from_study_id_trial_number(sid, t.number), TrialState.FAIL)
+    finished = study.get_trials(deepcopy=False, states=FINISHED)
+    if (finished and not restore_sampler_state(sampler, finished[-1].user_attrs.get(SAMPLER_STATE))
+            and (n_trials is None or len(finished) < n_trials)):
+        warnings.warn(f"study {study_name}: the sampler state after trial {finished[-1].number} was not stored (or "
+                      f"optuna {optuna.__version__} keeps it elsewhere): the remaining trials restart the sampler "
+                      "from its seed and differ from an uninterrupted run's", HfecgWarning, stacklevel=2)
     return study
+
+
+def best_trial(study: optuna.Study):
+    """The first complete trial with the highest value (ties go to the earlier trial), or None."""
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    return max(complete, key=lambda t: (t.value, -t.number)) if complete else None
 
 
 def tune(spec, data: ModelData, splits, labels: pd.Series, *, n_trials: int, profile: str, fit_seed: int,
@@ -114,7 +187,10 @@ def tune(spec, data: ModelData, splits, labels: pd.Series, *, n_trials: int, pro
 
     With ``n_trials == 0``, an untunable spec (``spec.tunable`` False) or no ``db_path``, the default parameters are
     scored on the same inner folds (their out-of-fold probabilities still give the threshold).
-    Only ``n_trials - completed`` new trials run when the stored study already has some.
+    Only ``n_trials - completed`` new trials run when the stored study already has some, and they are
+    the trials an uninterrupted study would have run (see :func:`open_study`). Trials run through
+    Optuna's ask-and-tell interface, so an interruption (KeyboardInterrupt) propagates without
+    Optuna logging a traceback; the interrupted trial is marked FAIL and run again on resume.
     """
     stream = stream or sys.stderr
     where = where or study_name
@@ -122,14 +198,16 @@ def tune(spec, data: ModelData, splits, labels: pd.Series, *, n_trials: int, pro
         params = spec.default_params(profile)
         auc, oof = inner_cv(spec, data, splits, labels, params, fit_seed, profile, where)
         return TuneResult(params=params, inner_auroc=auc, oof=oof)
-    study = open_study(db_path, study_name, tpe_seed, n_startup)
+    study = open_study(db_path, study_name, tpe_seed, n_startup, n_trials)
     done = _n_finished(study)
-    remaining = max(0, n_trials - done)
     t0 = time.monotonic()
     tty = getattr(stream, "isatty", lambda: False)()
 
     def objective(trial: optuna.Trial) -> float:
         params = spec.suggest(trial, profile)
+        state = sampler_state(study.sampler)
+        if state is not None:
+            trial.set_user_attr(SAMPLER_STATE, state)
         try:
             auc, oof = inner_cv(spec, data, splits, labels, params, fit_seed, profile, where)
         except TrialFailedError as exc:  # this parameter choice cannot train (NaN loss, receptive field): next trial
@@ -142,27 +220,38 @@ def tune(spec, data: ModelData, splits, labels: pd.Series, *, n_trials: int, pro
             raise optuna.TrialPruned("inner AUROC undefined")
         return auc
 
-    def report(study: optuna.Study, trial) -> None:
+    for _ in range(max(0, n_trials - done)):
+        trial = study.ask()
+        try:
+            value = objective(trial)
+        except optuna.TrialPruned:
+            study.tell(trial, state=TrialState.PRUNED)
+        except BaseException:  # KeyboardInterrupt or an error: the trial is not finished, the caller says why
+            with contextlib.suppress(Exception):
+                study.tell(trial, state=TrialState.FAIL)
+            if tty:
+                print(file=stream, flush=True)  # end the progress line: what follows starts on its own line
+            raise
+        else:
+            study.tell(trial, value)
         if tty:
-            n = sum(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False))
-            best = study.best_value if n else float("nan")
-            print(f"\r{where}: trial {n}/{n_trials}, best inner AUROC {best:.3f} ({time.monotonic() - t0:.0f} s)   ",
+            n = _n_finished(study)
+            best = best_trial(study)
+            print(f"\r{where}: trial {n}/{n_trials}, best inner AUROC "
+                  f"{best.value if best else float('nan'):.3f} ({time.monotonic() - t0:.0f} s)   ",
                   end="", file=stream, flush=True)
-
-    if remaining:
-        study.optimize(objective, n_trials=remaining, n_jobs=1, callbacks=[report], gc_after_trial=False)
-        if tty:
-            print("\r", end="", file=stream)
-    complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
-    if not complete:
+    if tty and n_trials > done:
+        print("\r", end="", file=stream)
+    best = best_trial(study)
+    if best is None:
         failed = [t.user_attrs["failed"] for t in study.get_trials(deepcopy=False) if "failed" in t.user_attrs]
         why = f"every trial failed, e.g. {failed[0]}" if failed else "inner AUROC undefined in every trial"
         raise HfecgError(f"{where}: no tuning trial completed ({why})")
-    best = study.best_trial
     params = best.user_attrs.get("params", best.params)
     oof = pd.Series(best.user_attrs["oof"], dtype=float).sort_index()
     oof.index.name = "patient_id"
-    return TuneResult(params=params, inner_auroc=float(best.value), oof=oof, n_trials=len(complete),
+    n_complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    return TuneResult(params=params, inner_auroc=float(best.value), oof=oof, n_trials=n_complete,
                       resumed_from=done, info={"best_trial": best.number})
 
 
