@@ -45,19 +45,24 @@ def _option_strings(parser: argparse.ArgumentParser) -> set[str]:
     return out
 
 
-def flag_message(exc: ParameterError, flags: set[str]) -> str:
-    """The message of a bad parameter, naming it by its command-line flag where it has one.
+def flag_message(exc: ParameterError, flags: set[str], argv: list[str]) -> str:
+    """The message of a bad parameter, naming it by its command-line flag when the user typed that flag.
 
-    >>> flag_message(ParameterError("n_trials", -1, "an integer >= 0"), {"--trials"})
+    A value that came from elsewhere (a ``--config`` file, a default) keeps the library's wording.
+
+    >>> flag_message(ParameterError("n_trials", -1, "an integer >= 0"), {"--trials"}, ["--trials", "-1"])
     'invalid --trials -1: an integer >= 0'
-    >>> flag_message(ParameterError("hf_order", 0, "an integer >= 1"), {"--trials"})
-    'invalid hf_order=0: an integer >= 1'
+    >>> flag_message(ParameterError("n_trials", -1, "an integer >= 0"), {"--trials"}, ["--config", "x.toml"])
+    'invalid n_trials=-1: an integer >= 0'
     """
     flag = FLAG_OF.get(exc.name, "--" + str(exc.name).replace("_", "-"))
     if flag not in flags:
         return str(exc)
-    valid = str(exc.valid).replace(str(exc.name), flag)
-    return f"missing {flag}: {valid}" if exc.value is None else f"invalid {flag} {exc.value}: {valid}"
+    if exc.value is None:  # a required value that was not given: the flag is how to give it
+        return f"missing {flag}: {str(exc.valid).replace(str(exc.name), flag)}"
+    if not any(a == flag or a.startswith(flag + "=") for a in argv):
+        return str(exc)
+    return f"invalid {flag} {exc.value}: {exc.valid}"
 
 
 def _format_warning(message, category, filename, lineno, line=None):
@@ -76,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except ParameterError as exc:
-        print(f"error: {flag_message(exc, _option_strings(parser))}", file=sys.stderr)
+        print(f"error: {flag_message(exc, _option_strings(parser), argv)}", file=sys.stderr)
         return 2
     except HfecgError as exc:
         print(f"error: {exc}", file=sys.stderr)

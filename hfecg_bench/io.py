@@ -28,6 +28,15 @@ import numpy as np
 import pandas as pd
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()  # read once: os.umask can only be read by setting it
+
+
 def jsonable(obj):
     """``obj`` with numpy types, paths, tuples and non-finite floats made plain JSON (NaN/inf -> None)."""
     if isinstance(obj, dict):
@@ -54,6 +63,7 @@ def write_atomic(path: Path, data: str | bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data.encode() if isinstance(data, str) else data)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a run's files are as readable as any other file
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -45,6 +45,7 @@ class FakeCohort:
     dataset: str = "fake"
     info: dict = field(default_factory=dict)
     excluded: list = field(default_factory=list)
+    records: list = field(default_factory=list)  # features are given: no signals needed
 
     def patient_labels(self):
         return dict(self.labels)
@@ -461,3 +462,20 @@ def test_trials_0_needs_inner_folds_only_for_the_threshold(tmp_path):
     assert task.inner_splits == () and task.n_trials == 0
     with pytest.raises(HfecgError, match="too small"):
         fold_module.fold_task(get_spec("logreg"), plan, 0, seed=0, config=ev, profile="quick", study_db=None)
+
+
+def test_a_cohort_built_in_code_gets_the_loaders_cross_record_checks(tmp_path):
+    """hb.run refuses mixed sampling rates and a heart under two patient ids, as load_cohort does."""
+    syn = hb.generate_cohort(n_patients=12, duration_s=10, seed=4)
+    first = syn.records[0]
+    copy = hb.Record("copy01", "someone-else", label=first.label, fs=first.fs, lead_names=first.lead_names,
+                     signal=first.signal.copy())
+    twin = hb.Cohort(syn.records + [copy], dataset="memory")
+    with pytest.raises(hb.DataProblemsError, match="copy01.*same heart as syn001"):
+        hb.run(twin, models=MODELS, out=tmp_path / "twin", folds=2, trials=0)
+    fast = hb.Record("fast01", "P999", label=1, fs=2000.0, lead_names=first.lead_names,
+                     signal=np.repeat(syn.records[1].signal, 2, axis=0))
+    mixed = hb.Cohort(syn.records + [fast], dataset="memory")
+    with pytest.raises(HfecgError, match=r"mixes sampling rates \(1000 Hz \(12 records\), 2000 Hz \(1 records\)\)"):
+        hb.run(mixed, models=MODELS, out=tmp_path / "mixed", folds=2, trials=0)
+    assert not (tmp_path / "twin").exists() and not (tmp_path / "mixed").exists()

@@ -32,7 +32,10 @@ from hfecg_bench.errors import DataProblemsError, ParameterError
 
 
 def merge_patients(cohort: Cohort, groups) -> Cohort:
-    """``cohort`` with the records of each group put under one patient id (the first record's).
+    """``cohort`` with the patients of each group's records put under one patient id (the first record's).
+
+    Whole patients are merged, not only the listed records: every record of every patient named through
+    a group moves, and groups that share a patient are joined (``a,b`` and ``b,c`` make one person).
 
     Parameters
     ----------
@@ -44,25 +47,36 @@ def merge_patients(cohort: Cohort, groups) -> Cohort:
     ParameterError
         A record id of a group is not in the cohort.
     """
-    by_id = {r.record_id: r for r in cohort.records}
-    new_pid: dict[str, str] = {}
+    patient_of = {r.record_id: r.patient_id for r in cohort.records}
+    parent: dict[str, str] = {}
+
+    def root(pid: str) -> str:
+        while parent.get(pid, pid) != pid:
+            pid = parent[pid]
+        return pid
+
     for group in groups:
         group = [str(g).strip() for g in group if str(g).strip()]
-        missing = [g for g in group if g not in by_id]
+        missing = [g for g in group if g not in patient_of]
         if missing:
             raise ParameterError("same_patient", ",".join(group), f"records {missing} are not in the cohort")
+        first = root(patient_of[group[0]])
         for rid in group[1:]:
-            new_pid[rid] = by_id[group[0]].patient_id
+            other = root(patient_of[rid])
+            if other != first:
+                parent[other] = first
+    new_pid = {pid: root(pid) for pid in parent}
     if not new_pid:
         return cohort
-    records = [replace(r, patient_id=new_pid[r.record_id]) if r.record_id in new_pid else r for r in cohort.records]
-    info = {**cohort.info, "merged_patients": {rid: pid for rid, pid in new_pid.items()}}
+    records = [replace(r, patient_id=new_pid[r.patient_id]) if r.patient_id in new_pid else r for r in cohort.records]
+    info = {**cohort.info, "merged_patients": dict(sorted(new_pid.items()))}
     return Cohort(records=records, dataset=cohort.dataset, excluded=list(cohort.excluded), info=info)
 
 
 def check_same_heart(cohort: Cohort, options: LoadOptions, source: str) -> Cohort:
     """Refuse the cohort (every pair named) when two patient ids look like one heart, or, with
-    ``options.skip_bad``, exclude the later record of each pair with the reason.
+    ``options.skip_bad``, exclude every record of the later pair member's patient (other records of that
+    patient, e.g. from another day, are the same person too) with the reason.
 
     The pairs found are recorded in ``cohort.info["same_heart"]`` either way.
     """
@@ -73,6 +87,10 @@ def check_same_heart(cohort: Cohort, options: LoadOptions, source: str) -> Cohor
     problems = same_heart_problems(pairs)
     if not options.skip_bad:
         raise DataProblemsError(source, problems)
-    drop = {p.record for p in problems}
-    return Cohort(records=[r for r in cohort.records if r.record_id not in drop], dataset=cohort.dataset,
-                  excluded=list(cohort.excluded) + [Excluded(p.record, p.reason) for p in problems], info=info)
+    reason_of_patient = {pair.patient_b: problem.reason for pair, problem in zip(pairs, problems)}
+    dropped = [r for r in cohort.records if r.patient_id in reason_of_patient]
+    excluded = [Excluded(r.record_id, reason_of_patient[r.patient_id] if r.record_id in {p.record for p in problems}
+                         else f"same patient as {r.patient_id}'s record excluded as a same-heart duplicate: "
+                              f"{reason_of_patient[r.patient_id]}") for r in dropped]
+    return Cohort(records=[r for r in cohort.records if r.patient_id not in reason_of_patient], dataset=cohort.dataset,
+                  excluded=list(cohort.excluded) + excluded, info=info)

@@ -26,7 +26,7 @@ import numpy as np
 from scipy.signal import resample_poly
 
 from hfecg_bench.cohort import Cohort
-from hfecg_bench.errors import Problem
+from hfecg_bench.errors import ParameterError, Problem
 
 
 def _hz(fs: float) -> str:
@@ -52,8 +52,10 @@ def rate_problems(rates: dict[str, float]) -> list[Problem]:
     order = sorted(counts)
     main = max(order, key=lambda f: counts[f])
     listing = ", ".join(f"{_hz(f)} ({counts[f]} record{'s' if counts[f] != 1 else ''})" for f in order)
+    # down to the lowest rate only: upsampled records keep an empty band above their original Nyquist,
+    # a signature of the acquisition rate that models learn (a confound, not a cure)
     return [Problem(rid, f"sampling rates differ: {listing}; this record is {_hz(fs)}, most are {_hz(main)} "
-                         f"(pass --resample-to {main:g} to resample every record to one rate)")
+                         f"(pass --resample-to {order[0]:g} to resample every record down to the lowest rate)")
             for rid, fs in rates.items() if float(fs) != main]
 
 
@@ -81,6 +83,12 @@ def resample_records(records: list, target: float) -> tuple[list, dict]:
     counts records per original rate.
     """
     target = float(target)
+    rates = sorted({float(r.fs) for r in records})
+    if len(rates) > 1 and target > rates[0]:
+        raise ParameterError("resample_to", target,
+                             f"at most the lowest rate of the cohort ({rates[0]:g} Hz; rates {[f'{f:g}' for f in rates]}): "
+                             "records upsampled from a lower rate keep an empty band above their original Nyquist, "
+                             "an acquisition signature models can learn")
     out = []
     for r in records:
         if float(r.fs) == target:

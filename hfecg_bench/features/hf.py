@@ -28,13 +28,13 @@ def hf_band_for(fs: float, config: FeatureConfig) -> tuple[float, float]:
     >>> hf_band_for(1000.0, FeatureConfig(hf_band=(150, 600)))
     Traceback (most recent call last):
     ...
-    hfecg_bench.errors.ParameterError: invalid hf_band=(150.0, 600.0): upper edge 600 Hz is above the Nyquist frequency 500 Hz of records sampled at fs=1000 Hz; choose an hf_band below 0.5 x fs (or --resample-to a higher rate)
+    hfecg_bench.errors.ParameterError: invalid hf_band=(150.0, 600.0): upper edge 600 Hz is above the Nyquist frequency 500 Hz of records sampled at fs=1000 Hz; choose an hf_band below 0.5 x fs (upsampling cannot add content above a record's Nyquist)
     """
     lo, hi = config.hf_band
     if hi > 0.5 * fs or lo >= 0.45 * fs:
         raise ParameterError("hf_band", config.hf_band,
                              f"upper edge {hi:g} Hz is above the Nyquist frequency {0.5 * fs:g} Hz of records sampled "
-                             f"at fs={fs:g} Hz; choose an hf_band below 0.5 x fs (or --resample-to a higher rate)"
+                             f"at fs={fs:g} Hz; choose an hf_band below 0.5 x fs (upsampling cannot add content above a record's Nyquist)"
                              if hi > 0.5 * fs else
                              f"lower edge {lo:g} Hz is not below 0.45 x fs = {0.45 * fs:g} Hz at fs={fs:g} Hz")
     return lo, min(hi, 0.45 * fs)

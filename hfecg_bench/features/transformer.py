@@ -98,9 +98,10 @@ class HFQRSFeatures(TransformerMixin, BaseEstimator):
     min_beats : int, optional
         A record with fewer usable beats gets an all-NaN row (and an :class:`HfecgWarning`);
         default that of :class:`FeatureConfig` (5).
-    cache_dir : path, None or False, default None
-        Per-record feature cache keyed by the record's content and the configuration (the
-        default folder for None, none for False); cached and fresh values are equal.
+    cache_dir : path, None or False, default False
+        Per-record feature cache keyed by the record's content and the configuration: a folder,
+        None for the package's default folder (``$HFECG_CACHE_DIR``), or False (default: a
+        transformer writes nothing to disk unless asked); cached and fresh values are equal.
 
     Attributes
     ----------
@@ -128,7 +129,7 @@ class HFQRSFeatures(TransformerMixin, BaseEstimator):
     hfecg_bench.errors.ParameterError: invalid hf_band=(250, 150): must be (low, high) in Hz with 0 < low < high
     """
 
-    def __init__(self, fs=1000.0, leads=None, hf_band=HF_BAND_HZ, groups=("hf",), min_beats=None, cache_dir=None):
+    def __init__(self, fs=1000.0, leads=None, hf_band=HF_BAND_HZ, groups=("hf",), min_beats=None, cache_dir=False):
         self.fs = fs
         self.leads = leads
         self.hf_band = hf_band

@@ -167,8 +167,8 @@ def run_fold(task: FoldTask, data: ModelData, *, stream=None) -> FoldResult:
     t0 = time.monotonic()
     spec, train, test = task.spec, list(task.train), list(task.test)
     assert_disjoint(train, test, f"{spec.name} outer fold {task.fold}")
-    if task.study_db is not None and completed_trials(task.study_db, task.study_name):
-        have = completed_trials(task.study_db, task.study_name)
+    have = completed_trials(task.study_db, task.study_name) if task.study_db is not None else None
+    if have:
         print(f"resuming {task.where}: study {task.study_name} has {min(have, task.n_trials)}/{task.n_trials} trials",
               file=stream, flush=True)
     tuned, res = _tune_or_validate(task, data, stream)

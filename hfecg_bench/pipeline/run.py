@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import Counter
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,6 +25,8 @@ from pathlib import Path
 import pandas as pd
 
 from hfecg_bench.config import RunConfig, load_run_config
+from hfecg_bench.data.identity import check_same_heart
+from hfecg_bench.data.validate import LoadOptions
 from hfecg_bench.errors import HfecgError, HfecgWarning, ParameterError
 from hfecg_bench.evaluation.evaluate import evaluate_predictions
 from hfecg_bench.evaluation.folds import FoldPlan, fold_plan_for_run, make_fold_plan
@@ -102,6 +105,24 @@ def _check_cohort(cohort) -> None:
     if unlabeled:
         raise HfecgError(f"{len(unlabeled)} patient(s) have no label, and a benchmark needs one per patient: "
                          f"{unlabeled[:10]}")
+    _check_acquisition(cohort)
+
+
+def _check_acquisition(cohort) -> None:
+    """The cross-record checks of the loaders, for a cohort built in code: one sampling rate (a rate that
+    differs by class is a confound models learn) and no heart under two patient ids (a leak across folds).
+
+    Cohorts from :func:`~hfecg_bench.data.load_cohort` were checked there (``info["same_heart"]``); the
+    synthetic generator draws independent patients.
+    """
+    rates = Counter(float(r.fs) for r in cohort.records)
+    if len(rates) > 1:
+        listing = ", ".join(f"{f:g} Hz ({n} records)" for f, n in sorted(rates.items()))
+        raise HfecgError(f"the cohort mixes sampling rates ({listing}): features differ by rate, so a rate that "
+                         f"differs by class is learned as signal; resample every record to {min(rates):g} Hz first "
+                         "(hfecg_bench.data.resample.resample_cohort, or --resample-to)")
+    if cohort.records and cohort.dataset != "synthetic" and "same_heart" not in cohort.info:
+        check_same_heart(cohort, LoadOptions(), f"the {cohort.dataset} cohort")
 
 
 def check_folds_feasible(specs, labels: pd.Series, evaluation, seed: int, profile: str,

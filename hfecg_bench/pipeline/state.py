@@ -69,9 +69,16 @@ def _nothing_fitted(path: Path) -> bool:
     for p in path.iterdir():
         if p.name == FOLD_DIR and p.is_dir() and not any(p.iterdir()):
             continue
+        if _own_leftover(p):
+            continue
         if p.name not in SETUP_FILES or not p.is_file():
             return False
     return True
+
+
+def _own_leftover(p: Path) -> bool:
+    """A temporary file of :func:`hfecg_bench.io.write_atomic` for one of our files, left by a killed write."""
+    return p.is_file() and p.name.endswith(".tmp") and any(p.name.startswith(f".{name}.") for name in SETUP_FILES)
 
 
 @dataclass
@@ -126,6 +133,8 @@ class RunDirectory:
                 raise HfecgError(f"{path} holds a run with other settings ({shown}); choose another output folder")
             for name in SETUP_FILES:
                 (path / name).unlink(missing_ok=True)
+            for leftover in [p for p in path.iterdir() if _own_leftover(p)]:
+                leftover.unlink()
             if (path / FOLD_DIR).is_dir():
                 (path / FOLD_DIR).rmdir()
             restarted = diff
@@ -133,8 +142,12 @@ class RunDirectory:
             shown = sorted(p.name for p in path.iterdir())[:5]
             raise HfecgError(f"output folder {path} is not empty and holds no hfecg_bench run ({STATE_FILE} is "
                              f"missing; it has {shown}); nothing was written: choose a new or empty folder")
-        path.mkdir(parents=True, exist_ok=True)
-        write_json(state_path, state)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            write_json(state_path, state)
+        except OSError as exc:
+            raise HfecgError(f"cannot create the run directory {path}: {exc.strerror or exc}; "
+                             "choose another output folder") from None
         return cls(path=path, resuming=False, manifest={"created": datetime.now().isoformat(timespec="seconds")},
                    restarted=restarted)
 
