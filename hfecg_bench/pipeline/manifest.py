@@ -31,16 +31,19 @@ def _sections(run_config) -> dict:
     return {"features": d["features"], "beats": d["beats"], "deep": d["deep"]}
 
 
-def run_state(cohort, run_config, seed: int) -> dict:
-    """Settings a resumed run must share with the stored one: anything that changes a fitted fold."""
+def run_state(fingerprint: str, run_config, seed: int) -> dict:
+    """Settings a resumed run must share with the stored one: anything that changes a fitted fold.
+
+    ``fingerprint`` is ``cohort.fingerprint()`` (a hash of every sample: computed once per run by the caller).
+    """
     sections = _sections(run_config)
-    return {"seed": int(seed), "profile": run_config.profile, "fingerprint": cohort.fingerprint(),
+    return {"seed": int(seed), "profile": run_config.profile, "fingerprint": fingerprint,
             "config": run_config.evaluation.as_dict(), "feature_config": sections["features"],
             "beat_config": sections["beats"], "deep_config": sections["deep"]}
 
 
-def run_manifest(cohort, run_config, seed: int, plan, features, models: list[str], labels, runtime: dict,
-                 command: str) -> dict:
+def run_manifest(cohort, fingerprint: str, run_config, seed: int, plan, features, models: list[str], labels,
+                 runtime: dict, command: str) -> dict:
     """The manifest sections known once features and folds are in place (models and timings come later)."""
     missing = sorted(set(map(str, cohort.patient_labels())) - set(labels.index))
     return {
@@ -50,7 +53,7 @@ def run_manifest(cohort, run_config, seed: int, plan, features, models: list[str
         "config": {"evaluation": run_config.evaluation.as_dict(), **_sections(run_config)},
         "seeds": {"run": int(seed), "folds": derive_seed(seed, "folds"), "bootstrap": derive_seed(seed, "bootstrap"),
                   "inner_folds": {str(k): derive_seed(seed, "inner", k) for k in range(plan.n_folds)}},
-        "dataset": {"fingerprint": cohort.fingerprint(), "describe": cohort.describe()},
+        "dataset": {"fingerprint": fingerprint, "describe": cohort.describe()},
         "requested_models": list(models),
         "patients_without_features": missing,
         "feature_exclusions": [e.as_dict() for e in features.excluded],

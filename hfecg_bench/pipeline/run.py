@@ -305,7 +305,8 @@ def run(cohort, *, models="all", out: Path | str | None = None, profile: str = "
     path = Path(out) if out is not None else default_out(cohort.dataset)
     if out is None:
         print(f"run directory: {path}", file=stream, flush=True)
-    run_dir = RunDirectory.open(path, run_state(cohort, run_config, seed))
+    fingerprint = cohort.fingerprint()  # hashes every sample: once per run
+    run_dir = RunDirectory.open(path, run_state(fingerprint, run_config, seed))
     if run_dir.resuming:
         print(f"resuming run in {path}: {len(run_dir.finished_units())} finished model fold(s) kept",
               file=stream, flush=True)
@@ -317,8 +318,9 @@ def run(cohort, *, models="all", out: Path | str | None = None, profile: str = "
     features_s = round(time.monotonic() - t, 3)
     labels = _patient_labels(cohort, table)
     plan = _plan(run_dir, labels, run_config.evaluation, seed, folds if isinstance(folds, FoldPlan) else None)
-    run_dir.update_manifest(**run_manifest(cohort, run_config, seed, plan, table, names, labels, runtime,
-                                           command or _python_call(names, out, profile, seed, folds, trials)),
+    command = command or _python_call(names, out, profile, seed, folds, trials)
+    run_dir.update_manifest(**run_manifest(cohort, fingerprint, run_config, seed, plan, table, names, labels, runtime,
+                                           command),
                             timings={"features_s": features_s})
     inputs = RunInputs(cohort=cohort, features=table, run_config=run_config, stream=stream)
     run_models(specs, inputs, plan, run_dir, seed=seed, config=run_config.evaluation, profile=profile, stream=stream)
