@@ -1,4 +1,4 @@
-"""The command line: `python -m hfecg_bench {run,data,features,report} ...`.
+"""The command line: `python -m hfecg_bench {run,data,features,report,diagnose} ...`.
 
 Every error hfecg_bench raises on purpose ends with a message on stderr and exit
 code 2, never a traceback; a bad parameter is named by its flag (``--folds``);
@@ -11,7 +11,7 @@ import sys
 import warnings
 
 from hfecg_bench import __version__
-from hfecg_bench.commands import data_cmd, features_cmd, report_cmd, run_cmd
+from hfecg_bench.commands import data_cmd, diagnose_cmd, features_cmd, report_cmd, run_cmd
 from hfecg_bench.errors import HfecgError, HfecgWarning, ParameterError
 from hfecg_bench.runtime import setup_runtime
 
@@ -28,8 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "under identical patient-wise folds.",
         epilog="Start with `python -m hfecg_bench run all` (the embedded synthetic cohort, quick profile).")
     parser.add_argument("--version", action="version", version=f"hfecg_bench {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,data,features,report}")
-    for module in (run_cmd, data_cmd, features_cmd, report_cmd):
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,data,features,report,diagnose}")
+    for module in (run_cmd, data_cmd, features_cmd, report_cmd, diagnose_cmd):
         module.register(sub)
     return parser
 

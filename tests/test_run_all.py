@@ -6,7 +6,9 @@ import sys
 import pandas as pd
 import pytest
 
-ALL = ["rf", "svm", "xgb", "logreg", "dummy", "cnn", "leadwise_cnn", "tcn", "lstm"]
+from hfecg_bench.models.registry import resolve_names
+
+ALL = resolve_names("all")
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +26,7 @@ def test_run_all_writes_the_report(tiny_run):
     lb = pd.read_csv(out / "leaderboard.csv")
     assert set(ALL) <= set(lb["model"])
     assert lb["auroc"].is_monotonic_decreasing
-    assert {"family", "input"} <= set(lb.columns)
+    assert {"family", "input", "auroc_fold_mean"} <= set(lb.columns)
     assert set(lb.loc[lb["model"].isin(["cnn", "tcn"]), "family"]) == {"deep"}
     # the input column names the view each model was fitted on, as the runner recorded it
     manifest = json.loads((out / "manifest.json").read_text())
@@ -34,23 +36,25 @@ def test_run_all_writes_the_report(tiny_run):
     md = (out / "leaderboard.md").read_text()
     assert all(m in md for m in ALL) and "Verdict" in md
     diag = json.loads((out / "diagnostics.json").read_text())
-    kinds = {f["kind"] for f in diag["findings"]}
-    assert {"permutation", "learning_curve", "split_leakage", "train_test_gap", "agreement", "label_noise",
-            "ablation"} <= kinds
+    by = {f["kind"]: f for f in diag["findings"]}
+    assert {"signal", "acquisition_confound", "label_noise", "model_comparison", "learning_curve", "split_leakage",
+            "train_test_gap", "agreement", "ablation", "pooled_auroc"} <= set(by)
     # a diagnostic that crashed still records its kind, with an error: none may have
     crashed = {f["kind"]: f["error"] for f in diag["findings"] if "error" in f}
     assert not crashed, crashed
-    # the permutation test is about the leaderboard's best model, over every model but the baseline
-    perm = next(f for f in diag["findings"] if f["kind"] == "permutation")
-    competing = lb[lb["family"] != "baseline"]
-    tied_best = set(competing.loc[(competing["auroc"] - competing["auroc"].max()).abs() < 1e-9, "model"])
-    assert perm["n_models"] == 8 and perm["best_model"] in tied_best, perm
-    assert perm["observed_auroc"] == pytest.approx(competing["auroc"].max(), abs=1e-3) and 0 < perm["p_value"] <= 1
-    # 30 patients, 10 s records, 3 folds: too few to call the planted effect significant among 8 models
-    # (p = 0.09 at seed 2), so the verdict is a positive one only if the test says so
-    assert diag["verdict"] in {"no_signal", "data_limited", "model_limited", "near_ceiling"}
-    if diag["verdict"] == "no_signal":
-        assert perm["p_value"] >= 0.05
+    for kind in ("signal", "acquisition_confound", "label_noise", "model_comparison", "learning_curve"):
+        assert by[kind]["status"] == "ok" and isinstance(by[kind]["significant"], bool), by[kind]
+    sig = by["signal"]
+    assert 0 < sig["p_value"] <= 1 and 0 <= sig["power"] <= 1 and sig["n_permutations"] >= 100
+    # 30 patients: the refitting signal test cannot detect a moderate effect, so the verdict cannot be no_signal
+    assert sig["powered"] is False
+    assert diag["verdict"] in {"data_limited", "model_limited", "near_ceiling", "undetermined"}
+    assert all(c["cause"] and c["evidence"] for c in diag["causes"])
+    if diag["verdict"] == "data_limited":
+        assert diag["causes"] and diag["causes"][0]["cause"] in {"sample_size", "label_noise", "acquisition_confound"}
+    # the recording properties behind the confound check are saved for `diagnose`
+    props = pd.read_csv(out / "recording_properties.csv")
+    assert len(props) == 30 and {"duration_s", "fs_hz", "hf_noise_uv"} <= set(props.columns)
     assert len(list(out.rglob("*.png"))) >= 4
     truth = json.loads((out / "truth.json").read_text())
     assert len(truth["patients"]) == 30
@@ -73,3 +77,25 @@ def test_report_rerenders_without_refitting(tiny_run):
     assert p.returncode == 0, p.stderr[-2000:]
     assert (out / "leaderboard.csv").read_text() == before
     assert {p: p.stat().st_mtime_ns for p in (out / "fold_predictions").iterdir()} == stamp
+
+
+def test_diagnose_recomputes_the_verdict_without_refitting(tiny_run):
+    out, _ = tiny_run
+    before = json.loads((out / "diagnostics.json").read_text())
+    stamp = {p: p.stat().st_mtime_ns for p in (out / "fold_predictions").iterdir()}
+    p = subprocess.run([sys.executable, "-m", "hfecg_bench", "diagnose", str(out)], capture_output=True, text=True,
+                       timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    after = json.loads((out / "diagnostics.json").read_text())
+    assert after["verdict"] == before["verdict"] and f"verdict: {after['verdict']}" in p.stdout
+    same = {f["kind"]: f for f in before["findings"]}
+    for f in after["findings"]:              # same seeds, same files: the same numbers
+        if f["kind"] in ("signal", "label_noise", "acquisition_confound"):
+            assert f["p_value"] == same[f["kind"]]["p_value"], f["kind"]
+    assert {p: p.stat().st_mtime_ns for p in (out / "fold_predictions").iterdir()} == stamp
+
+
+def test_diagnose_refuses_a_folder_that_is_not_a_run(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "hfecg_bench", "diagnose", str(tmp_path)], capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 2 and "is not a finished run" in p.stderr and "Traceback" not in p.stderr

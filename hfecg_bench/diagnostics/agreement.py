@@ -1,4 +1,4 @@
-"""Agreement between models, patients every model gets wrong, and label-noise candidates.
+"""Agreement between models, patients every model gets wrong, and train/test AUROC gaps.
 
 All functions read the saved out-of-fold ``predictions.csv`` table
 (``model, patient_id, fold, label, prob, threshold``), never refit.
@@ -48,35 +48,6 @@ def model_agreement(pred: pd.DataFrame, models: list[str]) -> dict:
         "n_all_wrong": len(all_wrong),
         "n_all_wrong_if_independent": round(expected, 2),
         "patients": all_wrong,
-    }
-
-
-def label_noise_candidates(pred: pd.DataFrame, models: list[str]) -> dict:
-    """Patients whose given label the models' pooled out-of-fold probabilities confidently contradict.
-
-    Confident-learning style (Northcutt et al. 2021), binary case: with ``p`` the mean
-    out-of-fold P(y=1) over ``models`` and per-class thresholds ``t1 = mean p over patients
-    labelled 1`` and ``t0 = mean (1-p) over patients labelled 0``, a patient labelled 0 is a
-    candidate when ``p >= t1`` and one labelled 1 when ``1 - p >= t0``. Candidates are ranked
-    by how far past the threshold they are.
-    """
-    prob, _, labels = _wide(pred, models)
-    p = prob.mean(axis=1)
-    t1 = float(p[labels == 1].mean()) if (labels == 1).any() else 1.0
-    t0 = float((1 - p[labels == 0]).mean()) if (labels == 0).any() else 1.0
-    margin = pd.Series(np.where(labels == 0, p - t1, (1 - p) - t0), index=p.index)
-    flagged = margin[margin >= 0].sort_values(ascending=False)
-    n = len(p)
-    return {
-        "kind": "label_noise",
-        "summary": (f"{len(flagged)} of {n} patients ({len(flagged) / max(n, 1):.0%}) have a label that the pooled "
-                    f"out-of-fold probabilities of {len(models)} model(s) confidently contradict"),
-        "models": list(models),
-        "thresholds": {"t_positive": round(t1, 4), "t_negative": round(t0, 4)},
-        "n_candidates": int(len(flagged)),
-        "fraction": round(len(flagged) / max(n, 1), 4),
-        "patients": [str(x) for x in flagged.index],
-        "scores": {str(k): round(float(v), 4) for k, v in flagged.items()},
     }
 
 

@@ -1,109 +1,167 @@
-"""The verdict: is the ceiling the data or the model? Rules over findings, each rule citing its evidence.
+"""The verdict: is the ceiling the data or the model? Decided from findings that are tests with stated
+error rates, naming every cause it finds.
 
-Order of the rules (first match wins):
+Each cause is ``{"cause", "evidence", "p_value"}``; the verdict is the most basic of them:
 
-1. ``no_signal``      the selection-aware permutation test finds nothing (p >= alpha) AND the cohort
-                      could have detected a moderate effect (detectable AUROC <= ``moderate_auroc``).
-2. ``data_limited``   no significant signal but the cohort is too small to detect a moderate effect;
-                      or signal, but the cohort is underpowered, or label-noise candidates are many,
-                      or the learning curve is still rising / the best CI is wide (checked after 3).
-3. ``model_limited``  one family's best model is above chance while another family's best is not,
-                      and the gap between them is significant (DeLong p < alpha).
-4. ``near_ceiling``   none of the above: models agree, curve flat, little left to gain.
+1. ``undetermined``   a finding the decision needs failed or was skipped: it is named, never replaced by
+                      a default number.
+2. no significant signal (refitting permutation test, :mod:`~hfecg_bench.diagnostics.signal`):
+   ``data_limited``   when that test could not detect a moderate effect in this cohort (power below the
+                      target; cause ``sample_size``) or the label is predictable from how the records were
+                      made (cause ``acquisition_confound``); otherwise ``no_signal``.
+3. signal:
+   ``data_limited``   an acquisition confound, a significant excess of contradicted labels
+                      (``label_noise``), or a cohort underpowered for a moderate effect (``sample_size``);
+   ``model_limited``  a model family's best falls short of another family's, with significance after
+                      re-picking each family's best in every bootstrap resample (``model_family``);
+   ``data_limited``   the learning curve's projected gain at twice the patients has an interval above 0
+                      (``sample_size``);
+   ``near_ceiling``   none of these.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.stats import rankdata
 
-from hfecg_bench.evaluation.delong import delong_test
+from hfecg_bench.evaluation.bootstrap import draw_resamples
 
-VERDICTS = ("no_signal", "data_limited", "model_limited", "near_ceiling")
+VERDICTS = ("no_signal", "data_limited", "model_limited", "near_ceiling", "undetermined")
+DATA_CAUSES = ("acquisition_confound", "label_noise", "sample_size")
 
 
-def family_comparison(pred: pd.DataFrame, metrics: pd.DataFrame, families: dict[str, str], *, alpha: float = 0.05) -> dict:
-    """Best model per family, whether it is above chance (CI lower bound > 0.5), and DeLong p between family bests."""
+def family_comparison(pred: pd.DataFrame, metrics: pd.DataFrame, families: dict[str, str], *, seed: int,
+                      n_bootstrap: int = 1000, alpha: float = 0.05) -> dict:
+    """Family bests compared with selection accounted for: in every patient bootstrap resample each family's
+    best model is picked again, and the difference between family bests is recomputed.
+
+    A family "misses what another finds" when the difference's (1 - alpha) percentile interval excludes 0
+    and the winner's best model is above chance (AUROC CI lower bound > 0.5). ``blind`` adds whether no
+    member of the losing family is above chance (it misses the signal outright rather than part of it).
+    """
     m = metrics.set_index("model")
+    fams: dict[str, list[str]] = {}
+    for name, fam in families.items():
+        if fam != "baseline" and name in m.index and np.isfinite(m.loc[name, "auroc"]):
+            fams.setdefault(fam, []).append(name)
+    models = [x for f in sorted(fams) for x in fams[f]]
+    wide = pred[pred["model"].isin(models)].pivot(index="patient_id", columns="model", values="prob")[models].dropna()
+    y = pred.drop_duplicates("patient_id").set_index("patient_id")["label"].loc[wide.index].to_numpy(int)
+    idx = draw_resamples(y, n_bootstrap, seed)
+    yb = y[idx]
+    n1 = yb.sum(axis=1).astype(float)
+    n0 = yb.shape[1] - n1
+    boot = {}
+    for name in models:                                            # (n_bootstrap,) AUROC per model
+        pb = wide[name].to_numpy()[idx]
+        boot[name] = ((rankdata(pb, axis=1) * yb).sum(axis=1) - n1 * (n1 + 1) / 2) / (n1 * n0)
     fam_best = {}
-    for fam in sorted(set(families.values()) - {"baseline"}):
-        names = [k for k, f in families.items() if f == fam and k in m.index and np.isfinite(m.loc[k, "auroc"])]
-        if names:
-            best = max(names, key=lambda k: (m.loc[k, "auroc"], k))
-            fam_best[fam] = {"model": best, "auroc": round(float(m.loc[best, "auroc"]), 4),
-                             "auroc_lo": round(float(m.loc[best, "auroc_lo"]), 4),
-                             "above_chance": bool(m.loc[best, "auroc_lo"] > 0.5), "members": names}
-    pairs = []
-    fams = sorted(fam_best)
-    for i, a in enumerate(fams):
-        for b in fams[i + 1:]:
-            pa = pred[pred["model"] == fam_best[a]["model"]].set_index("patient_id")
-            pb = pred[pred["model"] == fam_best[b]["model"]].set_index("patient_id").loc[pa.index]
-            _, _, p = delong_test(pa["label"].to_numpy(int), pa["prob"].to_numpy(), pb["prob"].to_numpy())
+    for fam, names in sorted(fams.items()):
+        best = max(names, key=lambda k: (m.loc[k, "auroc"], k))
+        fam_best[fam] = {"model": best, "auroc": round(float(m.loc[best, "auroc"]), 4),
+                         "auroc_lo": round(float(m.loc[best, "auroc_lo"]), 4),
+                         "above_chance": bool(m.loc[best, "auroc_lo"] > 0.5),
+                         "any_above_chance": bool((m.loc[names, "auroc_lo"] > 0.5).any()), "members": names,
+                         "boot_best": np.max(np.column_stack([boot[k] for k in names]), axis=1)}
+    pairs, misses = [], []
+    order = sorted(fam_best)
+    for i, a in enumerate(order):
+        for b in order[i + 1:]:
+            diff_obs = fam_best[a]["auroc"] - fam_best[b]["auroc"]
+            d = fam_best[a]["boot_best"] - fam_best[b]["boot_best"]
+            lo, hi = np.quantile(d, [alpha / 2, 1 - alpha / 2])
+            p = float(min(1.0, 2 * min(np.mean(d <= 0), np.mean(d >= 0))))
             pairs.append({"family_a": a, "family_b": b, "model_a": fam_best[a]["model"], "model_b": fam_best[b]["model"],
-                          "auroc_diff": round(fam_best[a]["auroc"] - fam_best[b]["auroc"], 4), "delong_p": round(float(p), 5)})
-    misses = []
-    for pr in pairs:
-        a, b = pr["family_a"], pr["family_b"]
-        winner, loser = (a, b) if pr["auroc_diff"] > 0 else (b, a)
-        if (pr["delong_p"] < alpha and fam_best[winner]["above_chance"] and not fam_best[loser]["above_chance"]):
-            misses.append({"finds": winner, "misses": loser, "models_missing": fam_best[loser]["members"],
-                           "auroc_diff": abs(pr["auroc_diff"]), "delong_p": pr["delong_p"]})
+                          "auroc_diff": round(diff_obs, 4), "diff_lo": round(float(lo), 4), "diff_hi": round(float(hi), 4),
+                          "p_value": round(p, 5), "significant": bool(lo > 0 or hi < 0)})
+            winner, loser = (a, b) if diff_obs > 0 else (b, a)
+            if pairs[-1]["significant"] and fam_best[winner]["above_chance"]:
+                misses.append({"finds": winner, "misses": loser, "models_missing": fam_best[loser]["members"],
+                               "blind": not fam_best[loser]["any_above_chance"],
+                               "auroc_diff": round(abs(diff_obs), 4), "diff_ci": [round(float(min(abs(lo), abs(hi))), 4),
+                                                                                round(float(max(abs(lo), abs(hi))), 4)],
+                               "p_value": round(p, 5)})
+    for v in fam_best.values():
+        v.pop("boot_best")
     if misses:
         mm = misses[0]
-        summary = (f"the {mm['misses']} family ({', '.join(mm['models_missing'])}) misses what the {mm['finds']} family "
-                   f"finds: best AUROC differs by {mm['auroc_diff']:.3f}, DeLong p = {mm['delong_p']:.4f}")
+        how = "misses" if mm["blind"] else "misses part of"
+        summary = (f"the {mm['misses']} family ({', '.join(mm['models_missing'])}) {how} what the {mm['finds']} family "
+                   f"finds{' (none of its models is above chance)' if mm['blind'] else ''}: family bests differ by {mm['auroc_diff']:.3f} AUROC (95% CI {mm['diff_ci'][0]:.3f} to "
+                   f"{mm['diff_ci'][1]:.3f}, each family's best re-picked in every bootstrap resample), p = {mm['p_value']:.4f}")
+    elif len(fam_best) < 2:
+        summary = "one model family in this run: nothing to compare"
     else:
-        summary = "no model family misses, with significance, what another finds: " + (
-            "; ".join(f"{f} best {v['model']} {v['auroc']:.3f}" for f, v in fam_best.items()))
-    return {"kind": "model_comparison", "summary": summary, "families": fam_best, "pairs": pairs, "misses": misses}
+        summary = "no model family misses, with significance after selection, what another finds: " + "; ".join(
+            f"{f} best {v['model']} {v['auroc']:.3f}" for f, v in fam_best.items())
+    return {"kind": "model_comparison", "status": "ok", "significant": bool(misses), "summary": summary,
+            "families": fam_best, "pairs": pairs, "misses": misses, "n_bootstrap": int(n_bootstrap),
+            "not_applicable": len(fam_best) < 2,
+            "method": "patient bootstrap with each family's best re-picked in every resample; percentile interval"}
 
 
-def decide(findings: list[dict], *, alpha: float = 0.05, moderate_auroc: float = 0.75,
-           label_noise_fraction: float = 0.15, wide_ci: float = 0.25) -> tuple[str, list[str]]:
-    """The verdict and the reasons (one line each) from the findings, by the rules of the module docstring.
+def _usable(f: dict | None) -> bool:
+    return bool(f) and (f.get("status") == "ok" or f.get("not_applicable"))
 
-    ``label_noise_fraction``: on the 120-patient synthetic cohorts, clean labels gave 3% (hf_effect) and
-    7% (averaging_required) candidates and 25% flipped labels gave 23%; 0.15 sits between them.
-    """
+
+def _missing(f: dict | None, kind: str) -> str:
+    if not f:
+        return f"{kind}: not computed"
+    return f"{kind}: {f.get('status', 'failed')} ({f.get('summary') or f.get('reason') or 'no reason recorded'})"
+
+
+def decide(findings: list[dict]) -> tuple[str, list[str], list[dict]]:
+    """The verdict, its reasons (one line each) and its causes, by the rules of the module docstring."""
     by = {f["kind"]: f for f in findings}
-    perm, power = by.get("permutation", {}), by.get("power", {})
-    signal = perm.get("p_value", 1.0) < alpha
-    detectable = power.get("detectable_auroc", 0.0)
-    underpowered = detectable > moderate_auroc
-    reasons = []
-    if not signal:
-        if underpowered:
-            return "data_limited", [f"no significant signal (permutation p = {perm.get('p_value')}), but with "
-                                    f"{power.get('n_positive')} positive / {power.get('n_negative')} negative patients the "
-                                    f"cohort could only detect AUROC >= {detectable:.2f} (80% power): a moderate effect "
-                                    f"(AUROC {moderate_auroc}) would go unseen"]
-        return "no_signal", [f"no model beats chance after picking the best of {perm.get('n_models')} "
-                             f"(permutation p = {perm.get('p_value')}), although the cohort could detect AUROC >= {detectable:.2f}"]
-    reasons.append(f"signal: best model {perm.get('best_model')} AUROC {perm.get('observed_auroc')} "
-                   f"(permutation p = {perm.get('p_value')}, picking among {perm.get('n_models')} models accounted for)")
-    if underpowered:
-        return "data_limited", reasons + [f"the cohort is underpowered: it could only detect AUROC >= {detectable:.2f}; "
-                                          "more patients would tighten every estimate"]
-    noise = by.get("label_noise", {})
-    if noise.get("fraction", 0.0) >= label_noise_fraction:
-        return "data_limited", reasons + [f"{noise['n_candidates']} patients ({noise['fraction']:.0%}) are label-noise "
-                                          "candidates: cleaner labels are what would help"]
-    comp = by.get("model_comparison", {})
-    if comp.get("misses"):
-        return "model_limited", reasons + [comp["summary"]]
-    curve = by.get("learning_curve", {})
-    ci_width = power.get("best_ci_width", 0.0)
-    if curve.get("rising") or ci_width > wide_ci:
-        why = []
-        if curve.get("rising"):
-            why.append(f"the learning curve is still rising ({curve.get('slope_per_10pct'):+.3f} AUROC per +10% patients)")
-        if ci_width > wide_ci:
-            why.append(f"the best model's 95% CI is {ci_width:.2f} wide")
-        return "data_limited", reasons + why
-    fams = comp.get("families") or {}
-    bests = "; ".join(f"{f} best {v['model']} AUROC {v['auroc']:.3f}" for f, v in sorted(fams.items(),
-                                                                                    key=lambda kv: -kv[1]["auroc"]))
-    return "near_ceiling", reasons + [
-        f"the learning curve is flat and the best model's 95% CI is {ci_width:.2f} wide: more patients would "
-        "change little" + (f"; every family is above chance ({bests}), so none misses the signal outright, "
-                           "though a weaker family may still gain from better training" if bests else "")]
+    signal, confound = by.get("signal"), by.get("acquisition_confound")
+    missing = [_missing(by.get(k), k) for k in ("signal", "acquisition_confound") if not _usable(by.get(k))]
+    if missing:
+        return "undetermined", ["the verdict needs findings that are missing: " + "; ".join(missing)], []
+    causes: list[dict] = []
+    if confound.get("significant"):
+        causes.append({"cause": "acquisition_confound", "evidence": confound["summary"], "p_value": confound.get("p_value")})
+    powered = signal.get("powered")
+    if powered is None:
+        return "undetermined", ["the signal test's power was not computed"], causes
+    power_text = (f"the signal test detects a moderate effect (AUROC {signal['moderate_auroc']}) with power only "
+                  f"{signal['power']:.2f} in this cohort (target {signal['target_power']})")
+    if not signal["significant"]:
+        reasons = [f"no significant signal: {signal['summary']}"]
+        if not powered:
+            causes.append({"cause": "sample_size", "evidence": power_text, "p_value": None})
+        if causes:
+            return "data_limited", reasons + [c["evidence"] for c in causes], causes
+        return "no_signal", reasons + [f"the cohort was large enough: {power_text.replace('only ', '')}"], causes
+    reasons = [f"signal: {signal['summary']}"]
+    if confound.get("significant"):
+        reasons.append("but the label is also predictable from how the records were made: " + confound["summary"])
+    noise, curve, comp = by.get("label_noise"), by.get("learning_curve"), by.get("model_comparison")
+    missing = [_missing(f, k) for k, f in (("label_noise", noise), ("learning_curve", curve), ("model_comparison", comp))
+               if not _usable(f)]
+    if missing:
+        return "undetermined", reasons + ["the verdict needs findings that are missing: " + "; ".join(missing)], causes
+    if noise.get("significant"):
+        causes.append({"cause": "label_noise", "evidence": noise["summary"], "p_value": noise.get("p_value")})
+    if not powered:
+        causes.append({"cause": "sample_size", "evidence": power_text, "p_value": None})
+    model_cause = ({"cause": "model_family", "evidence": comp["summary"], "p_value": comp["misses"][0]["p_value"]}
+                   if comp.get("misses") else None)
+    curve_cause = ({"cause": "sample_size", "evidence": curve["summary"], "p_value": None}
+                   if curve.get("rising") else None)
+    if any(c["cause"] in DATA_CAUSES for c in causes):
+        verdict = "data_limited"
+    elif model_cause:
+        verdict = "model_limited"
+    elif curve_cause:
+        verdict = "data_limited"
+    else:
+        verdict = "near_ceiling"
+    for extra in (model_cause, curve_cause):
+        if extra and not any(c["cause"] == extra["cause"] and c["evidence"] == extra["evidence"] for c in causes):
+            causes.append(extra)
+    if verdict == "model_limited":                      # the primary cause first
+        causes.sort(key=lambda c: c["cause"] != "model_family")
+    reasons += [c["evidence"] for c in causes]
+    if verdict == "near_ceiling":
+        reasons.append(f"near this cohort's ceiling: {curve['summary']}; {comp['summary']}")
+    return verdict, reasons, causes

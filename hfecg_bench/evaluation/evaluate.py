@@ -1,7 +1,8 @@
-"""Patient-level metrics of every model of a run, with shared-resample bootstrap CIs and DeLong p-values.
+"""Patient-level metrics of every model of a run, with confidence intervals and DeLong p-values.
 
-One set of patient bootstrap resamples is drawn once and used for every model, so that the
-intervals of two models are paired (helme/ecg_ptbxl_benchmarking does the same); DeLong's test
+AUROC intervals are Newcombe's score-type interval (informative at AUROC 1, where a bootstrap collapses);
+every other metric gets a BCa interval over one set of patient bootstrap resamples drawn once and used
+for every model, so that the intervals of two models are paired (helme/ecg_ptbxl_benchmarking does the same); DeLong's test
 compares each model's AUROC with the best model's on the same patients.
 
 Examples
@@ -18,15 +19,16 @@ Examples
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from hfecg_bench.errors import HfecgError
-from hfecg_bench.evaluation.bootstrap import bootstrap_ci, draw_resamples
+from hfecg_bench.evaluation.bootstrap import bootstrap_ci, draw_resamples, newcombe_auroc_ci
 from hfecg_bench.evaluation.delong import delong_test
-from hfecg_bench.evaluation.metrics import METRICS, patient_metrics
+from hfecg_bench.evaluation.metrics import METRICS, patient_metrics, safe_auroc
 
 #: Columns of metrics.csv after the metric triples (value, lower, upper).
-SUMMARY_COLUMNS = ["train_auroc", "inner_auroc", "auroc_gap", "delong_p", "best", "fit_seconds", "n_patients",
+SUMMARY_COLUMNS = ["auroc_fold_mean", "train_auroc", "inner_auroc", "auroc_gap", "delong_p", "best", "fit_seconds", "n_patients",
                    "n_positive", "n_folds", "n_trials"]
 
 
@@ -80,6 +82,8 @@ def evaluate_predictions(pred: pd.DataFrame, scores: pd.DataFrame | None = None,
         row = {"model": m, **patient_metrics(y, p, thr)}
         for k, (lo, hi) in bootstrap_ci(y, p, thr, idx, ci_level).items():
             row[f"{k}_lo"], row[f"{k}_hi"] = lo, hi
+        row["auroc_lo"], row["auroc_hi"] = newcombe_auroc_ci(row["auroc"], int(y.sum()), int(len(y) - y.sum()), ci_level)
+        row["auroc_fold_mean"] = fold_mean_auroc(d)
         row.update(_fit_summary(scores, m))
         row["auroc_gap"] = row["train_auroc"] - row["auroc"]
         row.update(n_folds=int(d["fold"].nunique()), n_patients=len(d), n_positive=int(y.sum()))
@@ -90,6 +94,17 @@ def evaluate_predictions(pred: pd.DataFrame, scores: pd.DataFrame | None = None,
     out["delong_p"] = [_delong_p(labels, complete, m, best) for m in out["model"]]
     first = ["model"] + [c for k in METRICS for c in (k, f"{k}_lo", f"{k}_hi")]
     return out[first + SUMMARY_COLUMNS].sort_values("auroc", ascending=False, kind="mergesort").reset_index(drop=True)
+
+
+def fold_mean_auroc(d: pd.DataFrame) -> float:
+    """Mean of the per-fold AUROCs (folds holding both classes), beside the pooled out-of-fold AUROC.
+
+    Pooling scores across folds mixes models fitted on different training sides; without signal that
+    pulls the pooled AUROC below 0.5 (see :func:`hfecg_bench.diagnostics.signal.pooled_auroc_note`).
+    """
+    vals = [safe_auroc(g["label"].astype(int), g["prob"]) for _, g in d.groupby("fold") if g["label"].nunique() == 2]
+    vals = [v for v in vals if np.isfinite(v)]
+    return float(np.mean(vals)) if vals else float("nan")
 
 
 def _delong_p(labels: pd.Series, complete: dict, model: str, best: str) -> float:

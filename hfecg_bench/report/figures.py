@@ -57,16 +57,27 @@ def confusion_figure(pred: pd.DataFrame, order: list[str], path: Path) -> Path:
 
 
 def learning_curve_figure(finding: dict, path: Path) -> Path:
-    """Patient-level AUROC against the fraction of training patients."""
+    """Patient-level AUROC against training patients: mean of the repeats with their range, and the fitted
+    inverse power law extended to twice the patients with the projected gain's interval."""
     pts = finding.get("points") or []
     fig, ax = _subplots(figsize=(5, 4))
     if pts:
-        x = [p["n_train_patients"] for p in pts]
+        x = np.array([p["n_train_patients"] for p in pts], dtype=float)
         y = [p["auroc"] for p in pts]
-        lo = [p.get("auroc_lo", p["auroc"]) for p in pts]
-        hi = [p.get("auroc_hi", p["auroc"]) for p in pts]
-        ax.fill_between(x, lo, hi, alpha=0.2)
-        ax.plot(x, y, "o-")
+        lo = [p.get("auroc_min", p.get("auroc_lo", p["auroc"])) for p in pts]
+        hi = [p.get("auroc_max", p.get("auroc_hi", p["auroc"])) for p in pts]
+        ax.fill_between(x, lo, hi, alpha=0.2, label="range over repeats")
+        ax.plot(x, y, "o", label="mean of repeats")
+        fit = finding.get("fit")
+        if fit:
+            xs = np.linspace(x.min(), 2 * x.max(), 100)
+            ax.plot(xs, fit["a"] - fit["b"] * xs ** -fit["c"], "-", lw=1, label="a - b n^-c")
+            if finding.get("gain_lo") is not None:
+                top = fit["a"] - fit["b"] * x.max() ** -fit["c"]
+                ax.errorbar([2 * x.max()], [top + finding["gain_at_2x"]], capsize=3, fmt="s",
+                            yerr=[[finding["gain_at_2x"] - finding["gain_lo"]], [finding["gain_hi"] - finding["gain_at_2x"]]],
+                            label="projected at 2x (95% CI)")
+        ax.legend(fontsize=7, loc="lower right")
     ax.axhline(0.5, color="k", ls=":", lw=1)
     ax.set(xlabel="training patients per fold", ylabel="out-of-fold AUROC",
            title=f"Learning curve ({finding.get('model', '')})")

@@ -16,8 +16,9 @@ VERDICT_TEXT = {
     "no_signal": "No model beats chance, and the cohort was large enough to see a moderate effect.",
     "data_limited": "There is signal (or the cohort is too small to tell), and more or cleaner data is what would help.",
     "model_limited": "A model family misses, with significance, what another family finds on the same folds.",
-    "near_ceiling": "The best model is near this cohort's ceiling: the learning curve is flat, its interval tight, "
-                    "and no model family misses the signal outright.",
+    "near_ceiling": "The best model is near this cohort's ceiling: the projected gain from more patients is not "
+                    "distinguishable from zero, and no model family misses the signal outright.",
+    "undetermined": "A finding the verdict needs failed or was skipped; it is named below instead of being guessed.",
 }
 
 
@@ -48,6 +49,24 @@ def render_report(run_dir: Path) -> dict[str, Path]:
     return written
 
 
+def verdict_lines(diag: dict) -> list[str]:
+    """The verdict, its causes with their evidence and p-values, and the reasons: the report's first section."""
+    lines = [f"## Verdict: `{diag['verdict']}`", "", VERDICT_TEXT.get(diag["verdict"], ""), ""]
+    causes = diag.get("causes") or []
+    if causes:
+        lines += ["Causes:", ""]
+        for c in causes:
+            p = c.get("p_value")
+            lines.append(f"- **{c['cause']}**: {c['evidence']}" + (f" (p = {p:.4g})" if isinstance(p, (int, float)) else ""))
+        lines.append("")
+    lines += [f"- {r}" for r in diag.get("reasons", [])] + [""]
+    confound = next((f for f in diag.get("findings", []) if f.get("kind") == "acquisition_confound"), None)
+    if confound and not any(c.get("cause") == "acquisition_confound" for c in causes):
+        lines += [f"Acquisition-confound check (is the label predictable from how the records were made?): "
+                  f"{confound.get('summary', confound.get('status'))}", ""]
+    return lines
+
+
 def markdown(lb: pd.DataFrame, diag: dict | None, manifest: dict, figs: list[Path], run_dir: Path) -> str:
     """The readable report: cohort, leaderboard, verdict with its evidence, exclusions, figures, reproduction."""
     cohort = manifest.get("cohort") or (manifest.get("dataset") or {}).get("describe") or {}
@@ -57,15 +76,21 @@ def markdown(lb: pd.DataFrame, diag: dict | None, manifest: dict, figs: list[Pat
                   f"({cohort.get('n_positive', '?')} positive, {cohort.get('n_negative', '?')} negative), "
                   f"{cohort.get('n_records', '?')} records at {cohort.get('fs', '?')} Hz. "
                   f"Profile `{manifest.get('profile', '?')}`, seed {manifest.get('seed', '?')}.", ""]
-    lines += ["Patient-level out-of-fold metrics under one patient-wise fold plan (`folds.csv`) shared by every model; "
-              "95% CIs by patient bootstrap (the same resamples for every model); thresholds chosen on training "
-              "patients only; DeLong p compares each model's AUROC with the best.", "",
+    if diag:
+        lines += verdict_lines(diag)
+    lines += ["## Leaderboard", "",
+              "Patient-level out-of-fold metrics under one patient-wise fold plan (`folds.csv`) shared by every model; "
+              "AUROC 95% CIs by Newcombe's score method (informative at AUROC 1), other metrics' by BCa patient "
+              "bootstrap (the same resamples for every model); thresholds chosen on training patients only; DeLong p "
+              "compares each model's AUROC with the best; `fold mean` is the mean of the per-fold AUROCs.", "",
               leaderboard_markdown_table(lb), ""]
     if diag:
-        lines += [f"## Verdict: `{diag['verdict']}`", "", VERDICT_TEXT.get(diag["verdict"], ""), ""]
-        lines += [f"- {r}" for r in diag.get("reasons", [])] + ["", "## Diagnostics", ""]
+        lines += ["## Diagnostics", ""]
         for f in diag.get("findings", []):
-            lines.append(f"- **{f['kind']}**: {f.get('summary', '')}")
+            tag = f.get("status", "ok")
+            if f.get("significant") is not None and tag == "ok":
+                tag = "significant" if f["significant"] else "not significant"
+            lines.append(f"- **{f['kind']}** ({tag}): {f.get('summary', '')}")
             if f.get("patients"):
                 shown = ", ".join(map(str, f["patients"][:20]))
                 more = f" and {len(f['patients']) - 20} more" if len(f["patients"]) > 20 else ""
