@@ -22,10 +22,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy.optimize import curve_fit
-from scipy.stats import rankdata
 
 from hfecg_bench.diagnostics.refit import out_of_fold
 from hfecg_bench.evaluation.bootstrap import draw_resamples
+from hfecg_bench.evaluation.metrics import auroc_rows
 from hfecg_bench.evaluation.seeds import derive_seed
 
 FRACTIONS = (0.25, 0.5, 0.75, 1.0)
@@ -51,13 +51,6 @@ def fit_power_law(n: np.ndarray, auc: np.ndarray) -> np.ndarray | None:
         return p
     except (RuntimeError, ValueError):
         return None
-
-
-def _auroc_rows(y: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """AUROC of every row of (B, n) labels/scores."""
-    n1 = y.sum(axis=1).astype(float)
-    n0 = y.shape[1] - n1
-    return ((rankdata(p, axis=1) * y).sum(axis=1) - n1 * (n1 + 1) / 2) / (n1 * n0)
 
 
 def projected_gain(n_train: np.ndarray, auc: np.ndarray) -> float:
@@ -106,7 +99,7 @@ def learning_curve(spec, data, plan, seed: int, profile: str, *, fractions=FRACT
     yy = y.loc[patients].to_numpy(int)
     P = np.vstack([p.loc[patients].to_numpy(float) for p in probs])              # (n_fits, n_patients)
     n_of_fit = np.array([f * n_train_full for f, _ in jobs])
-    auc = _auroc_rows(np.broadcast_to(yy, P.shape), P)                             # (n_fits,)
+    auc = auroc_rows(np.broadcast_to(yy, P.shape), P)                             # (n_fits,)
     sizes = np.array(sorted(set(n_of_fit)))
     mean_at = np.array([auc[n_of_fit == n].mean() for n in sizes])
     params = fit_power_law(sizes, mean_at)
@@ -115,7 +108,7 @@ def learning_curve(spec, data, plan, seed: int, profile: str, *, fractions=FRACT
     boot = np.empty(n_bootstrap)
     for b in range(n_bootstrap):             # one small curve fit per resample
         yb, Pb = yy[idx[b]], P[:, idx[b]]
-        ab = _auroc_rows(np.broadcast_to(yb, Pb.shape), Pb)
+        ab = auroc_rows(np.broadcast_to(yb, Pb.shape), Pb)
         boot[b] = projected_gain(sizes, np.array([ab[n_of_fit == n].mean() for n in sizes]))
     ok = np.isfinite(boot)
     lo, hi = (np.quantile(boot[ok], [alpha / 2, 1 - alpha / 2]) if ok.sum() >= 20 else (np.nan, np.nan))

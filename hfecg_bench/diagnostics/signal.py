@@ -44,7 +44,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm, rankdata
+from scipy.stats import norm
+
+from hfecg_bench.evaluation.metrics import auroc_rows
 
 #: Smoother proxies: (name suffix, kind, ridge penalty per feature or kernel penalty).
 PROXY_KINDS = (("ridge", "linear", 1.0), ("ridge_strong", "linear", 30.0), ("kernel", "rbf", 1.0))
@@ -149,24 +151,15 @@ def build_kernels(X: np.ndarray, proxies: dict[str, np.ndarray], folds: list[tup
     return out
 
 
-def _auroc_rows(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """AUROC of every row: scores and labels (B, n); NaN for a row without both classes."""
-    n1 = labels.sum(axis=1).astype(float)
-    n0 = labels.shape[1] - n1
-    ranks = rankdata(scores, axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return ((ranks * labels).sum(axis=1) - n1 * (n1 + 1) / 2) / (n1 * n0)
-
-
 def cv_auroc(fold_scores: list[np.ndarray], kernels: list[FoldKernel], Y: np.ndarray, per_fold: bool) -> np.ndarray:
     """Out-of-fold AUROC for every label vector in ``Y`` (B, n) from each fold's test scores (B, n_test):
     the mean per-fold AUROC, or the AUROC of the pooled scores."""
     if per_fold:
-        return np.mean([_auroc_rows(s, Y[:, k.test]) for s, k in zip(fold_scores, kernels)], axis=0)
+        return np.mean([auroc_rows(Y[:, k.test], s) for s, k in zip(fold_scores, kernels)], axis=0)
     scores = np.zeros(Y.shape, dtype=float)
     for s, k in zip(fold_scores, kernels):
         scores[:, k.test] = s
-    return _auroc_rows(scores, Y)
+    return auroc_rows(Y, scores)
 
 
 def proxy_auroc(kernels: list[FoldKernel], Y: np.ndarray, per_fold: bool) -> np.ndarray:

@@ -22,9 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
-
 from hfecg_bench.evaluation.bootstrap import draw_resamples
+from hfecg_bench.evaluation.metrics import auroc_rows
 
 VERDICTS = ("no_signal", "data_limited", "model_limited", "near_ceiling", "undetermined")
 DATA_CAUSES = ("acquisition_confound", "label_noise", "sample_size")
@@ -48,13 +47,7 @@ def family_comparison(pred: pd.DataFrame, metrics: pd.DataFrame, families: dict[
     wide = pred[pred["model"].isin(models)].pivot(index="patient_id", columns="model", values="prob")[models].dropna()
     y = pred.drop_duplicates("patient_id").set_index("patient_id")["label"].loc[wide.index].to_numpy(int)
     idx = draw_resamples(y, n_bootstrap, seed)
-    yb = y[idx]
-    n1 = yb.sum(axis=1).astype(float)
-    n0 = yb.shape[1] - n1
-    boot = {}
-    for name in models:                                            # (n_bootstrap,) AUROC per model
-        pb = wide[name].to_numpy()[idx]
-        boot[name] = ((rankdata(pb, axis=1) * yb).sum(axis=1) - n1 * (n1 + 1) / 2) / (n1 * n0)
+    boot = {name: auroc_rows(y[idx], wide[name].to_numpy()[idx]) for name in models}   # (n_bootstrap,) each
     fam_best = {}
     for fam, names in sorted(fams.items()):
         best = max(names, key=lambda k: (m.loc[k, "auroc"], k))

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import brentq
-from scipy.stats import norm, rankdata
+from scipy.stats import norm
 
 from hfecg_bench.errors import HfecgError
-from hfecg_bench.evaluation.metrics import METRICS
+from hfecg_bench.evaluation.metrics import METRICS, auroc_rows
 
 
 def draw_resamples(y, n: int, seed: int) -> np.ndarray:
@@ -43,8 +43,7 @@ def resampled_metrics(y, p, threshold, indices: np.ndarray) -> dict[str, np.ndar
     predb = (pb >= thr[indices]).astype(int)
     n1 = yb.sum(axis=1).astype(float)
     n0 = (1 - yb).sum(axis=1).astype(float)
-    ranks = rankdata(pb, axis=1)
-    auroc = ((ranks * yb).sum(axis=1) - n1 * (n1 + 1) / 2) / (n1 * n0)
+    auroc = auroc_rows(yb, pb)
     tp = (predb * yb).sum(axis=1).astype(float)
     fp = (predb * (1 - yb)).sum(axis=1).astype(float)
     fn, tn = n1 - tp, n0 - fp
