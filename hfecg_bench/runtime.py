@@ -70,7 +70,7 @@ import threadpoolctl
 
 from hfecg_bench.errors import ParameterError
 
-__all__ = ["setup_runtime", "configure_tensorflow", "TFLogFilter"]
+__all__ = ["setup_runtime", "configure_tensorflow", "tf_threads", "TFLogFilter"]
 
 #: Environment variables :func:`setup_runtime` sets (``setdefault``) before TensorFlow loads when ``quiet``.
 QUIET_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -297,6 +297,17 @@ def _tf_threads(threads: int | None) -> int:
     if n < 1:
         raise ParameterError("HFECG_TF_THREADS", value, "an integer >= 1")
     return n
+
+
+def tf_threads() -> int:
+    """TensorFlow intra-op threads of this process's runs: ``threads`` of :func:`setup_runtime`, else
+    ``HFECG_TF_THREADS``, else 2. Parallel runs give their workers this count, since it changes the
+    predictions of the deep models (:mod:`hfecg_bench.pipeline.units`).
+
+    >>> tf_threads() >= 1
+    True
+    """
+    return _tf_threads((_settings or {}).get("threads"))
 
 
 def setup_runtime(*, threads: int | None = None, deterministic: bool = True, quiet: bool = True) -> dict:

@@ -282,10 +282,11 @@ def test_diagnostics_and_verdict_for_any_run_of_two_models(first, tmp_path):
     # every diagnostic ran (a crashed one records an error and would make the verdict rest on less)
     failed = [f["kind"] for f in diag["findings"] if "error" in f]
     assert not failed, failed
-    perm = next(f for f in diag["findings"] if f["kind"] == "permutation")
-    assert perm["p_value"] < 0.05  # the planted effect (3 features shifted by 2 SD) is found
+    signal = next(f for f in diag["findings"] if f["kind"] == "signal")
+    assert signal["p_value"] < 0.05 and signal["significant"]  # the planted effect (3 features shifted by 2 SD)
     assert result.verdict != "no_signal"
-    assert {"permutation", "power", "learning_curve", "ablation"} <= {f["kind"] for f in diag["findings"]}
+    assert {"signal", "acquisition_confound", "label_noise", "learning_curve", "ablation"} <= {
+        f["kind"] for f in diag["findings"]}
     assert "Verdict" in (result.run_dir / "leaderboard.md").read_text()
 
 

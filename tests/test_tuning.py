@@ -270,3 +270,68 @@ def test_an_interrupt_during_tuning_logs_nothing(setup, tmp_path, capfd):
     assert not [r.getMessage() for r in records if r.levelno >= logging.WARNING]
     assert not any("failed" in r.getMessage() for r in records)
     assert "Traceback" not in err + out and "KeyboardInterrupt" not in err + out and "failed" not in err + out
+
+
+# ---------------------------------------------------------------- the full profile's pruner
+
+class HalfHopeless(Interrupting):
+    """logreg with one more parameter: ``useful=False`` predicts 0.5 for everyone (inner AUROC 0.5, hopeless)."""
+
+    def suggest(self, trial, profile):
+        return self.spec.suggest(trial, profile) | {"useful": trial.suggest_categorical("useful", [True, False])}
+
+    def fit_predict(self, data, train, test, params, seed, profile):
+        self.calls += 1
+        if self.calls == self.stop_at:
+            raise KeyboardInterrupt
+        params = dict(params)
+        useful = params.pop("useful", True)
+        res = self.spec.fit_predict(data, train, test, params, seed, profile)
+        if not useful:
+            res.test_prob[:] = 0.5
+        return res
+
+
+PRUNE_KW = dict(profile="full", fit_seed=1, tpe_seed=5, n_startup=2, study_name="p")
+
+
+def trial_summary(db):
+    study = optuna.load_study(study_name="p", storage=f"sqlite:///{db}")
+    return [(t.state, t.params.get("useful"), len(t.intermediate_values)) for t in study.trials
+            if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+
+
+def test_full_profile_prunes_hopeless_trials_after_two_inner_folds(setup, tmp_path):
+    data, labels, splits, _ = setup
+    spec = HalfHopeless(CLASSICAL_SPECS["logreg"], stop_at=-1)
+    res = tune(spec, data, splits, labels, n_trials=10, db_path=tmp_path / "a.db", **PRUNE_KW)
+    trials = trial_summary(tmp_path / "a.db")
+    pruned = [t for t in trials if t[0] == TrialState.PRUNED]
+    assert len(trials) == 10 and pruned, "some trials were stopped early"
+    assert all(steps == 2 for *_, steps in pruned), "stopped after the second of three inner folds"
+    assert all(state == TrialState.PRUNED for state, useful, _ in trials[2:] if useful is False), \
+        "every hopeless trial after the start-up ones is stopped"
+    assert spec.calls == 3 * 10 - len(pruned), "a pruned trial skips its last inner fold"
+    assert res.info["n_pruned"] == len(pruned) and res.params["useful"] is True and res.inner_auroc > 0.8
+    # the quick profile never prunes: every trial fits every inner fold
+    quick = HalfHopeless(CLASSICAL_SPECS["logreg"], stop_at=-1)
+    tune(quick, data, splits, labels, n_trials=10, db_path=tmp_path / "q.db", **(PRUNE_KW | {"profile": "quick"}))
+    assert quick.calls == 30
+
+
+def test_pruned_study_is_reproducible_and_resumes_to_the_same_trials(setup, tmp_path):
+    data, labels, splits, _ = setup
+    whole = tune(HalfHopeless(CLASSICAL_SPECS["logreg"], -1), data, splits, labels, n_trials=10,
+                 db_path=tmp_path / "w.db", **PRUNE_KW)
+    again = tune(HalfHopeless(CLASSICAL_SPECS["logreg"], -1), data, splits, labels, n_trials=10,
+                 db_path=tmp_path / "x.db", **PRUNE_KW)
+    assert trial_summary(tmp_path / "x.db") == trial_summary(tmp_path / "w.db")
+    for stop in (8, 20):  # inside a start-up trial, then inside a later (TPE, prunable) trial
+        with pytest.raises(KeyboardInterrupt):
+            tune(HalfHopeless(CLASSICAL_SPECS["logreg"], stop), data, splits, labels, n_trials=10,
+                 db_path=tmp_path / "r.db", **PRUNE_KW)
+    resumed = tune(HalfHopeless(CLASSICAL_SPECS["logreg"], -1), data, splits, labels, n_trials=10,
+                   db_path=tmp_path / "r.db", **PRUNE_KW)
+    assert trial_summary(tmp_path / "r.db") == trial_summary(tmp_path / "w.db")
+    assert resumed.params == whole.params == again.params
+    pd.testing.assert_series_equal(resumed.oof, whole.oof)

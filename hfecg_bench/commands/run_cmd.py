@@ -13,6 +13,7 @@ import pandas as pd
 from hfecg_bench.commands.common import add_dataset_args, cohort_from_args
 from hfecg_bench.config import load_run_config
 from hfecg_bench.models.registry import resolve_names
+from hfecg_bench.pipeline.executor import check_parallel_args
 from hfecg_bench.pipeline.run import RunResult, run
 from hfecg_bench.pipeline.state import default_out
 
@@ -49,12 +50,20 @@ def register(sub) -> None:
                    help="TOML file overriding the profile's settings by section: [beats], [features] (e.g. hf_band, "
                         "hf_order), [evaluation], [deep] (e.g. view = \"beats_wideband\", hf_crop_ms, max_epochs); "
                         "unknown sections or fields are an error; the resolved settings go into manifest.json")
+    g = p.add_argument_group("scaling out (Dask; same predictions as a serial run)")
+    g.add_argument("--jobs", type=int, metavar="N",
+                   help="run the (model, fold) units on a local Dask cluster of N worker processes started for this "
+                        "run (default 1: one after another in this process)")
+    g.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="run the units on an existing Dask cluster (`dask scheduler`, `dask worker ADDRESS`); the "
+                        "workers need hfecg_bench installed, not the run directory")
     p.set_defaults(handler=run_command)
 
 
 def run_command(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     names = resolve_names(args.models)  # a typo fails before any data is read
+    check_parallel_args(args.jobs, args.scheduler)
     run_config = load_run_config(args.profile, args.config)
     over = {k: v for k, v in (("n_inner_folds", args.inner_folds), ("n_bootstrap", args.bootstrap)) if v is not None}
     run_config.evaluation = replace(run_config.evaluation, **over).validate()
@@ -63,7 +72,7 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"run directory: {out}", file=sys.stderr)
     cohort = cohort_from_args(args, seed=args.seed)
     result = run(cohort, models=names, out=out, profile=args.profile, seed=args.seed, folds=args.folds,
-                 trials=args.trials, config=run_config,
+                 trials=args.trials, config=run_config, jobs=args.jobs, scheduler=args.scheduler,
                  command="python -m hfecg_bench " + shlex.join(str(a) for a in args.argv))
     print(summary_text(result))
     print(f"\n{len(result.leaderboard)} model(s), {result.plan.labels.size} patients, {result.plan.n_folds} folds; "

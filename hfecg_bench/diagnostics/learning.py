@@ -62,6 +62,15 @@ def projected_gain(n_train: np.ndarray, auc: np.ndarray) -> float:
     return float(power_law(2 * n, *p) - power_law(n, *p))
 
 
+def subset_fit(job: tuple[float, int], model: str, data, plan, seed: int, profile: str) -> pd.Series:
+    """Out-of-fold probabilities of ``model`` (default parameters) trained on ``job = (fraction, repeat)`` of every
+    outer training fold: a module-level function, so that a Dask worker can run it."""
+    from hfecg_bench.models.registry import get_spec
+
+    fraction, repeat = job
+    return out_of_fold(get_spec(model), data, plan, seed, profile, fraction=fraction, repeat=repeat)
+
+
 def learning_curve(spec, data, plan, seed: int, profile: str, *, fractions=FRACTIONS, repeats: int = 3,
                    n_bootstrap: int = 200, alpha: float = 0.05, executor=None) -> dict:
     """Repeated-subset learning curve of ``spec`` at default parameters, and the projected gain.
@@ -77,8 +86,8 @@ def learning_curve(spec, data, plan, seed: int, profile: str, *, fractions=FRACT
         Fits per size and outer fold (subsets and seeds differ between repeats).
     n_bootstrap : int
         Patient resamples of the projected gain's interval.
-    executor : object with ``map(fn, items)``, optional
-        Runs the fits (serial by default).
+    executor : Executor, optional
+        Spreads the fits (:mod:`hfecg_bench.pipeline.executor`; serial in this process by default).
 
     Returns
     -------
@@ -89,12 +98,10 @@ def learning_curve(spec, data, plan, seed: int, profile: str, *, fractions=FRACT
     y = plan.labels
     n_train_full = float(np.mean([len(plan.split(k)[0]) for k in range(plan.n_folds)]))
     jobs = [(f, r) for f in fractions for r in range(repeats)]
-
-    def one(job):
-        f, r = job
-        return out_of_fold(spec, data, plan, seed, profile, fraction=f, repeat=r)
-
-    probs = list(executor.map(one, jobs)) if executor is not None else [one(j) for j in jobs]
+    if executor is None:
+        probs = [subset_fit(job, spec.name, data, plan, seed, profile) for job in jobs]
+    else:  # one task per (size, repeat); results come back in input order, so the numbers do not depend on it
+        probs = executor.map(subset_fit, jobs, spec.name, executor.share(data), plan, seed, profile)
     patients = list(probs[0].index)
     yy = y.loc[patients].to_numpy(int)
     P = np.vstack([p.loc[patients].to_numpy(float) for p in probs])              # (n_fits, n_patients)

@@ -188,7 +188,8 @@ def run_fold(task: FoldTask, data: ModelData, *, stream=None) -> FoldResult:
     info = {k: v for k, v in (res.info or {}).items() if not isinstance(v, pd.DataFrame)}
     summary = {"model": spec.name, "family": spec.family, "fold": task.fold, "params": tuned.params,
                "inner_auroc": tuned.inner_auroc, "threshold": threshold, "train_auroc": train_auroc,
-               "n_trials": tuned.n_trials, "n_inner_folds": len(task.inner_splits),
+               "n_trials": tuned.n_trials, "n_pruned": tuned.info.get("n_pruned", 0),
+               "n_inner_folds": len(task.inner_splits),
                "fit_seconds": round(time.monotonic() - t0, 3), "seeds": dict(task.seeds),
                "n_train": len(train), "n_test": len(test), "info": info}
     return FoldResult(predictions=predictions, summary=summary, curves=curves)

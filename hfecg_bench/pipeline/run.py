@@ -6,6 +6,11 @@ and by the report; a unit of work (:func:`~hfecg_bench.pipeline.fold.run_fold`) 
 Optuna study. Running the same call again on the same folder resumes: finished units are reloaded,
 unfinished Optuna studies continue (proposing the trials an uninterrupted run would have).
 
+The units run through an executor (:mod:`~hfecg_bench.pipeline.executor`): one after another in this
+process (the default), or as tasks on a Dask cluster (``jobs=N`` local worker processes, or
+``scheduler=ADDRESS``), where a unit's study travels with it (:mod:`~hfecg_bench.pipeline.units`) and
+this process still writes every file as results arrive; the files are the same either way.
+
 What can be checked before anything is written is checked first: the settings, and whether the
 cohort's labels can fill the outer folds and every unit's inner folds (:func:`check_folds_feasible`),
 so a cohort too small for the folds leaves no folder behind. Every unit's task (its inner folds) is
@@ -20,6 +25,7 @@ import time
 from collections import Counter
 import warnings
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -35,14 +41,18 @@ from hfecg_bench.evaluation.seeds import derive_seed
 from hfecg_bench.io import read_json, write_csv
 from hfecg_bench.models.registry import get_spec, resolve_names
 from hfecg_bench.pipeline import finish
-from hfecg_bench.pipeline.fold import fold_task, needs_inner_folds, plan_warnings, run_fold, tuning_budget
+from hfecg_bench.pipeline.fold import fold_task, needs_inner_folds, plan_warnings, tuning_budget
+from hfecg_bench.pipeline.executor import SerialExecutor, StartingExecutor, check_parallel_args
 from hfecg_bench.pipeline.inputs import RunInputs, run_features, view_label
 from hfecg_bench.pipeline.manifest import run_manifest, run_state
 from hfecg_bench.pipeline.state import (FOLDS_FILE, METRICS_FILE, PREDICTIONS_FILE, STUDIES_DB, TRAIN_SCORES_FILE,
                                         RunDirectory, default_out)
-from hfecg_bench.runtime import setup_runtime
+from hfecg_bench.pipeline.units import StudyStore, check_workers, run_unit_here, run_unit_remote, unit_log
+from hfecg_bench.runtime import setup_runtime, tf_threads
 
 PRED_COLUMNS = ["model", "patient_id", "fold", "label", "prob", "threshold"]
+#: Order in which a parallel run submits its units, by family: the costliest first.
+COST_RANK = {"deep": 0, "classical": 1, "baseline": 2}
 
 
 @dataclass
@@ -184,42 +194,89 @@ def _patient_labels(cohort, features) -> pd.Series:
 
 
 def run_models(specs, inputs: RunInputs, plan: FoldPlan, run_dir: RunDirectory, *, seed: int, config, profile: str,
-               stream=None) -> None:
-    """Run every (model, outer fold) unit not yet finished in ``run_dir``, writing each as it finishes."""
+               stream=None, executor=None) -> None:
+    """Run every (model, outer fold) unit not yet finished in ``run_dir``, writing each as it finishes.
+
+    ``executor`` (default serial, in this process) runs the units; whatever runs them and in whichever
+    order they finish, each unit's files are written by this process as soon as its result arrives, and
+    every unit is the same plain function of its task and inputs, so the files are the same.
+    """
+    executor = executor or SerialExecutor()
     seen: set = set()
-    timings = {}
     # every unit's task first: a training side too small for inner folds is refused before anything is fitted
     tasks = {(spec.name, fold): plan_warnings(lambda: fold_task(spec, plan, fold, seed=seed, config=config,
                                                                 profile=profile, study_db=run_dir.file(STUDIES_DB)),
                                               seen)
              for spec in specs for fold in range(plan.n_folds) if not run_dir.fold_done(spec.name, fold)}
     for spec in specs:
-        t0 = time.monotonic()
         done = [f for f in range(plan.n_folds) if run_dir.fold_done(spec.name, f)]
         if done:
             which = f"all {plan.n_folds} folds" if len(done) == plan.n_folds else f"folds {[f + 1 for f in done]}"
             print(f"{spec.name}: {which} already finished in {run_dir.path}, not refitted", file=stream, flush=True)
-        for fold in range(plan.n_folds):
-            if fold in done:
-                continue
-            task = tasks[spec.name, fold]
-            result = run_fold(task, inputs.for_view(spec.input), stream=stream)
-            run_dir.save_fold(spec.name, fold, result.predictions, result.summary, result.curves)
-            s, p = result.summary, result.predictions
-            print(f"{task.where}: inner AUROC {s['inner_auroc']:.3f} ({s['n_trials']} trials), fold AUROC "
-                  f"{safe_auroc(p['label'], p['prob']):.3f}, train AUROC {s['train_auroc']:.3f} "
-                  f"({s['fit_seconds']:.1f} s)", file=stream, flush=True)
-        timings[spec.name] = round(run_dir.manifest.get("timings", {}).get("models_s", {}).get(spec.name, 0)
-                                   + time.monotonic() - t0, 3)
+    units = [(spec, fold) for spec in specs for fold in range(plan.n_folds) if (spec.name, fold) in tasks]
+    seconds = {spec.name: 0.0 for spec in specs}
+    if units:
+        t0 = time.monotonic()
+        store = StudyStore(run_dir.file(STUDIES_DB))
+        try:
+            _run_units(units, tasks, inputs, executor, run_dir, store, seconds, stream)
+        finally:
+            store.close()
+        run_dir.update_manifest(timings={"units_wall_s": round(time.monotonic() - t0, 3)})
+    old = run_dir.manifest.get("timings", {}).get("models_s", {})
+    for spec in specs:
         run_dir.update_manifest(
-            timings={"models_s": timings},
+            timings={"models_s": {spec.name: round(old.get(spec.name, 0) + seconds[spec.name], 3)}},
             model_info={spec.name: {"family": spec.family,
                                     "input": spec.input_label or view_label(spec.input, inputs.run_config.features.hf_band)}},
             seeds={"models": {spec.name: {str(f): {"fit": derive_seed(seed, "fit", spec.name, f),
                                                    "tpe": derive_seed(seed, "tpe", spec.name, f)}
                                           for f in range(plan.n_folds)}}})
     run_dir.update_manifest(timings={"beats_s": dict(inputs.timings)},
-                            models=list(dict.fromkeys(run_dir.manifest.get("models", []) + [s.name for s in specs])))
+                            models=list(dict.fromkeys(run_dir.manifest.get("models", []) + [s.name for s in specs])),
+                            parallel=executor.describe())
+
+
+def _run_units(units, tasks, inputs: RunInputs, executor, run_dir: RunDirectory, store: StudyStore, seconds: dict,
+               stream) -> None:
+    """Run ``units`` on ``executor``; write each one's study (when it ran on a worker) and files as it arrives."""
+    jobs, fn = _unit_jobs(units, tasks, inputs, executor, store, stream)
+    for i, (result, trials, log) in executor.as_completed(fn, jobs):
+        task = jobs[i][0]
+        unit_log(log, stream)
+        if trials is not None:  # tuned on a worker: into the run's studies.db before the unit counts as done
+            store.replace(task.study_name, trials)
+        run_dir.save_fold(task.spec.name, task.fold, result.predictions, result.summary, result.curves)
+        seconds[task.spec.name] += result.summary["fit_seconds"]
+        s, p = result.summary, result.predictions
+        print(f"{task.where}: inner AUROC {s['inner_auroc']:.3f} ({s['n_trials']} trials), fold AUROC "
+              f"{safe_auroc(p['label'], p['prob']):.3f}, train AUROC {s['train_auroc']:.3f} "
+              f"({s['fit_seconds']:.1f} s){_counts_text(executor)}", file=stream, flush=True)
+
+
+def _unit_jobs(units, tasks, inputs: RunInputs, executor, store: StudyStore, stream):
+    """The executor's items and function for ``units``: in this process against ``studies.db``, or for workers
+    with each unit's model inputs shared once per view and its study's trials shipped along (:mod:`.units`)."""
+    views = {view: executor.share(inputs.for_view(view)) for view in dict.fromkeys(spec.input for spec, _ in units)}
+    if isinstance(executor, SerialExecutor):
+        return [(tasks[spec.name, fold], views[spec.input], None) for spec, fold in units], \
+            partial(run_unit_here, stream=stream)
+    threads = tf_threads()
+    jobs = []
+    # the longest units first (a deep unit costs many classical ones): the last to finish is then a short one
+    for spec, fold in sorted(units, key=lambda u: COST_RANK.get(u[0].family, 1)):
+        task = tasks[spec.name, fold]
+        trials = store.trials(task.study_name) if task.study_db is not None else None
+        jobs.append((task, views[spec.input], trials, threads))
+    return jobs, run_unit_remote
+
+
+def _counts_text(executor) -> str:
+    """`` [units: 3 done, 2 running, 20 queued]`` for a parallel executor, nothing for the serial one."""
+    if isinstance(executor, SerialExecutor):
+        return ""
+    c = executor.counts()
+    return f" [units: {c['done']} done, {c['running']} running, {c['queued']} queued]"
 
 
 def collect_predictions(run_dir: RunDirectory, models: list[str], n_folds: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -248,7 +305,8 @@ def collect_predictions(run_dir: RunDirectory, models: list[str], n_folds: int) 
 
 
 def run(cohort, *, models="all", out: Path | str | None = None, profile: str = "quick", seed: int = 0, folds=None,
-        trials: int | None = None, config=None, features=None, stream=None, command: str | None = None) -> RunResult:
+        trials: int | None = None, config=None, features=None, stream=None, command: str | None = None,
+        jobs: int | None = None, scheduler: str | None = None) -> RunResult:
     """Benchmark ``models`` on ``cohort`` under one patient-wise fold plan, and diagnose the result.
 
     Parameters
@@ -276,6 +334,12 @@ def run(cohort, *, models="all", out: Path | str | None = None, profile: str = "
         Where progress goes.
     command : str, optional
         How to reproduce this run, for the manifest and the report (the CLI passes its command line).
+    jobs : int, optional
+        Run the (model, fold) units on a local Dask cluster of ``jobs`` worker processes started for this
+        run (None or 1: one after another in this process). Same predictions either way.
+    scheduler : str, optional
+        Address of an existing Dask scheduler (``tcp://HOST:PORT``) whose workers run the units; the
+        workers need hfecg_bench installed, not the run directory. Not together with ``jobs``.
 
     Returns
     -------
@@ -296,12 +360,25 @@ def run(cohort, *, models="all", out: Path | str | None = None, profile: str = "
     runtime = setup_runtime()
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ParameterError("seed", seed, "an integer >= 0")
+    check_parallel_args(jobs, scheduler)
     _check_cohort(cohort)
     run_config = resolve_run_config(profile, config, folds=folds, trials=trials)
     names = resolve_names(models)
     specs = [get_spec(n).configure(run_config) for n in names]
     check_folds_feasible(specs, _cohort_labels(cohort), run_config.evaluation, seed, profile,
                          folds if isinstance(folds, FoldPlan) else None)
+    # a wrong scheduler address, or a cluster without this package, fails here, before anything is written
+    starting = StartingExecutor(jobs, scheduler, prepare=check_workers)
+    try:
+        return _run(cohort, names, specs, run_config, starting, out=out, profile=profile, seed=seed, folds=folds,
+                    trials=trials, features=features, stream=stream, command=command, runtime=runtime, t0=t0)
+    finally:
+        starting.close()
+
+
+def _run(cohort, names, specs, run_config, starting, *, out, profile, seed, folds, trials, features, stream, command,
+         runtime, t0) -> RunResult:
+    """:func:`run` once its arguments are checked and its executor is starting."""
     path = Path(out) if out is not None else default_out(cohort.dataset)
     if out is None:
         print(f"run directory: {path}", file=stream, flush=True)
@@ -323,7 +400,12 @@ def run(cohort, *, models="all", out: Path | str | None = None, profile: str = "
                                            command),
                             timings={"features_s": features_s})
     inputs = RunInputs(cohort=cohort, features=table, run_config=run_config, stream=stream)
-    run_models(specs, inputs, plan, run_dir, seed=seed, config=run_config.evaluation, profile=profile, stream=stream)
+    if any(not run_dir.fold_done(s.name, f) for s in specs for f in range(plan.n_folds)):
+        executor = starting.get()
+        if not isinstance(executor, SerialExecutor):
+            print(f"units run on {_where(executor)}", file=stream, flush=True)
+        run_models(specs, inputs, plan, run_dir, seed=seed, config=run_config.evaluation, profile=profile,
+                   stream=stream, executor=executor)
     pred, scores = collect_predictions(run_dir, run_dir.manifest["models"], plan.n_folds)
     ev = run_config.evaluation
     t = time.monotonic()
@@ -336,10 +418,16 @@ def run(cohort, *, models="all", out: Path | str | None = None, profile: str = "
                                         "delong_reference": best},
                             timings={"evaluation_s": round(time.monotonic() - t, 3)})
     diagnostics = finish.diagnose_and_report(run_dir, inputs, plan, metrics, seed=seed, profile=profile,
-                                             stream=stream)
+                                             stream=stream, executor=starting.get())
     run_dir.update_manifest(timings={"total_s_last_invocation": round(time.monotonic() - t0, 3)})
     return RunResult(run_dir=run_dir.path, leaderboard=finish.leaderboard(run_dir), verdict=diagnostics.get("verdict"),
                      diagnostics=diagnostics, predictions=pred, plan=plan)
+
+
+def _where(executor) -> str:
+    info = executor.describe()
+    where = "a local Dask cluster" if info.get("scheduler") == "local" else f"the Dask cluster at {info.get('scheduler')}"
+    return f"{where} of {info.get('workers', '?')} worker(s)"
 
 
 def _python_call(names, out, profile, seed, folds, trials) -> str:
