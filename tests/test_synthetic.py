@@ -6,6 +6,7 @@ was planted. Measurements here use the truth's R fiducials and a plain signal av
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 
@@ -25,6 +26,7 @@ HF_SOS = butter(4, [150, 250], btype="band", fs=FS, output="sos")
 LF_SOS = butter(2, [1, 40], btype="band", fs=FS, output="sos")
 GROUP_IDX = [[STANDARD_LEADS.index(x) for x in g] for g in LEAD_GROUPS.values()]
 SMALL = dict(n_patients=40, duration_s=20.0, seed=3)
+EFFECT = dict(SMALL, preset="hf_effect")          # the clean HF effect (the default preset is realistic)
 
 
 @pytest.fixture(autouse=True)
@@ -136,9 +138,13 @@ def test_generate_cohort_accepts_small_cohorts_and_names_bad_parameters():
 
 
 def test_resolved_fills_preset_defaults():
-    assert SynthParams().resolved() == {"preset": "hf_effect", "seed": 0, "n_patients": 120, "effect": 0.35,
+    assert SynthParams().resolved() == {"preset": "realistic", "seed": 0, "n_patients": 177, "effect": REALISTIC_EFFECT,
                                         "label_noise": 0.0, "prevalence": 0.3, "fs": 1000.0, "duration_s": 30.0,
                                         "mains_hz": 50.0}
+    for preset in OLD_PRESETS:                                       # the older presets keep 120 patients
+        assert SynthParams(preset=preset).resolved()["n_patients"] == 120
+    assert SynthParams(preset="hf_effect").resolved()["effect"] == 0.35
+    assert SynthParams(n_patients=40).resolved()["n_patients"] == 40
     assert SynthParams(preset="label_noise").resolved()["label_noise"] == 0.25
     assert SynthParams(preset="null").resolved()["effect"] == 0.0
     assert SynthParams(preset="conventional_effect").resolved()["effect"] == 0.0
@@ -149,7 +155,7 @@ def test_resolved_fills_preset_defaults():
 
 
 def test_cohort_shape_ids_and_truth():
-    c = cohort(**SMALL)
+    c = cohort(**EFFECT)
     assert c.dataset == "synthetic" and len(c) == 40
     assert [r.record_id for r in c.records[:2]] == ["syn001", "syn002"]
     assert [r.patient_id for r in c.records[:2]] == ["P001", "P002"]
@@ -159,7 +165,7 @@ def test_cohort_shape_ids_and_truth():
     assert (d["n_positive"], d["n_negative"]) == (12, 28) and "truth" not in d
     truth = c.info["truth"]
     assert truth["preset"] == "hf_effect" and truth["expected_signal_groups"] == ["hf"]
-    assert c.info["synth_params"] == SynthParams(**SMALL).resolved() == truth["params"]
+    assert c.info["synth_params"] == SynthParams(**EFFECT).resolved() == truth["params"]
     for r, p in zip(c.records, truth["patients"]):
         assert (p["patient_id"], p["label"]) == (r.patient_id, r.label)
         assert set(p["hf_rms_uv"]) == set(STANDARD_LEADS)
@@ -216,7 +222,7 @@ def test_disk_cache_keeps_within_budget(tmp_path):
 
 
 def test_hf_effect_reduces_hf_in_affected_leads_only():
-    eff, null = cohort(**SMALL), cohort(**SMALL, preset="null")
+    eff, null = cohort(**EFFECT), cohort(**SMALL, preset="null")
     te, tn = truth_matrix(eff), truth_matrix(null)
     ratios_aff, ratios_other, measured_aff, measured_other = [], [], [], []
     for row, (re_, rn, p) in enumerate(zip(eff.records, null.records, eff.info["truth"]["patients"])):
@@ -247,7 +253,7 @@ def test_hf_effect_reduces_hf_in_affected_leads_only():
 
 def test_null_has_no_class_difference():
     many = dict(n_patients=120, duration_s=5.0, seed=1)       # many short records: truth statistics only
-    c, eff = cohort(**many, preset="null"), cohort(**many)
+    c, eff = cohort(**many, preset="null"), cohort(**many, preset="hf_effect")
     truth = c.info["truth"]
     assert truth["expected_signal_groups"] == [] and all(p["affected_leads"] == [] for p in truth["patients"])
     y = np.array([r.label for r in c.records])
@@ -266,7 +272,7 @@ def test_null_has_no_class_difference():
 
 
 def test_label_noise_flips_the_requested_fraction():
-    c, clean = cohort(**SMALL, preset="label_noise"), cohort(**SMALL)
+    c, clean = cohort(**SMALL, preset="label_noise"), cohort(**EFFECT)
     pts = c.info["truth"]["patients"]
     flipped = [p for p in pts if p["flipped"]]
     assert len(flipped) == 3 + 7 == c.info["truth"]["n_flipped"]          # 25% of 12 positives and of 28 negatives
@@ -339,7 +345,7 @@ def test_conventional_effect_is_st_and_qrs_not_hf():
 def test_measured_hf_tracks_truth():
     from scipy.stats import spearmanr
 
-    c = cohort(**SMALL)
+    c = cohort(**EFFECT)
     measured = np.array([hf_rms_uv(averaged(r, p["r_peaks"])) for r, p in zip(c.records, c.info["truth"]["patients"])])
     assert spearmanr(measured.ravel(), truth_matrix(c).ravel()).correlation >= 0.9
 
@@ -369,3 +375,147 @@ def test_write_cohort_round_trip_and_bytes(tmp_path):
         assert np.abs(a.signal - b.signal).max() <= 0.5 * step + 1e-6
     with pytest.raises(HfecgError, match="not empty"):
         write_cohort(params, out)
+
+
+# --------------------------------------------------------------------------- the realistic default preset
+
+OLD_PRESETS = ("hf_effect", "null", "label_noise", "averaging_required", "conventional_effect")
+REALISTIC_EFFECT = 0.45
+# sha256 prefixes of (signals, truth["patients"], the rest of truth without generator_version and oracle_auroc)
+# of a 20-patient 6 s cohort, seed 5, computed from generator version 3 (commit 5ce5b2b) before the realistic
+# preset was added: the older presets must keep drawing exactly the same patients
+V3_DIGESTS = {
+    "hf_effect": ("48123928c0956455", "89f00b805c3dbc7d", "74ae61d802f73784"),
+    "null": ("d61ff890d6be8c9a", "2c717ed82d9aa8a3", "bfd417b1c6980e2f"),
+    "label_noise": ("48123928c0956455", "9cbc4b97dda85b8c", "fc858ba352826e01"),
+    "averaging_required": ("a1c8aac2720779de", "1384c537b891bbf1", "9fca8f9e000662fd"),
+    "conventional_effect": ("f8bb1c354534a324", "e77fbe8a0ee1957a", "3949e55cb4c8744c"),
+}
+
+
+def digests(c) -> tuple[str, str, str]:
+    """The three hash prefixes of :data:`V3_DIGESTS` for cohort ``c``."""
+    sig = hashlib.sha256()
+    for r in c.records:
+        sig.update(np.ascontiguousarray(r.signal, dtype="<f4").tobytes())
+    rest = {k: v for k, v in c.info["truth"].items() if k not in ("patients", "generator_version", "oracle_auroc")}
+    text = lambda obj: hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]  # noqa: E731
+    return sig.hexdigest()[:16], text(c.info["truth"]["patients"]), text(rest)
+
+
+@pytest.mark.parametrize("preset", OLD_PRESETS)
+def test_older_presets_are_bit_identical_to_generator_v3(preset):
+    c = cohort_from_params(SynthParams(preset=preset, n_patients=20, duration_s=6.0, seed=5))
+    assert digests(c) == V3_DIGESTS[preset]
+    assert c.info["truth"]["generator_version"] == synthetic.GENERATOR_VERSION
+
+
+def test_realistic_is_the_default_everywhere():
+    from hfecg_bench.cli import build_parser
+
+    assert synthetic.DEFAULT_PRESET == "realistic" == SynthParams().preset
+    assert synthetic.class_counts(177, 0.3) == (53, 124)
+    parser = build_parser()
+    for argv in (["run"], ["features", "--out", "f.csv"], ["data", "synth", "--out", "d"],
+                 ["data", "describe", "--dataset", "synthetic"]):
+        args = parser.parse_args(argv)
+        assert args.preset == "realistic" and args.n_patients is None, argv
+    assert generate_cohort(n_patients=20, duration_s=5.0).info["truth"]["preset"] == "realistic"
+
+
+def realistic():
+    """The default realistic cohort (177 patients, seed 0) with 6 s records: its truth is the 30 s cohort's."""
+    return cohort(duration_s=6.0, seed=0)
+
+
+def test_realistic_shape_and_prevalence():
+    c = realistic()
+    d = c.describe()
+    assert (d["n_records"], d["n_patients"], d["n_positive"], d["n_negative"]) == (177, 177, 53, 124)
+    assert d["fs"] == 1000.0 and list(d["leads"]) == list(STANDARD_LEADS)
+    assert all(r.signal.shape == (6000, 12) for r in c.records)
+    truth = c.info["truth"]
+    assert truth["preset"] == "realistic" and truth["expected_signal_groups"] == ["hf"]
+    assert {"hf_effect", "noisy", "frequent_ectopy"} <= set(truth["patients"][0])
+    # the HF values of the truth are drawn before the record length matters: same truth as the 30 s cohort
+    long = cohort_from_params(SynthParams(n_patients=20, duration_s=30.0, seed=9))
+    short = cohort_from_params(SynthParams(n_patients=20, duration_s=5.0, seed=9))
+    assert [p["hf_rms_uv"] for p in long.info["truth"]["patients"]] == \
+           [p["hf_rms_uv"] for p in short.info["truth"]["patients"]]
+
+
+def test_realistic_positives_differ_in_effect_size():
+    het = synthetic.PRESETS["realistic"]["heterogeneity"]
+    pts = realistic().info["truth"]["patients"]
+    eff = np.array([p["hf_effect"] for p in pts])
+    y = np.array([p["true_label"] for p in pts]).astype(bool)
+    assert np.all(eff[~y] == 0) and all(p["affected_leads"] == [] for p in np.array(pts)[~y])
+    carriers = y & (eff > 0)
+    assert all(p["affected_leads"] in [list(g) for g in LEAD_GROUPS.values()] for p in np.array(pts)[carriers])
+    assert all(p["affected_leads"] == [] for p in np.array(pts)[y & (eff == 0)])
+    lo, hi = (REALISTIC_EFFECT * s for s in het.effect_spread)
+    assert np.all((eff[carriers] >= lo - 1e-4) & (eff[carriers] <= hi + 1e-4))
+    # silent positives: within 3 binomial SDs of the planted fraction (53 positives)
+    silent = np.mean(eff[y] == 0)
+    sd = np.sqrt(het.silent_fraction * (1 - het.silent_fraction) / y.sum())
+    assert abs(silent - het.silent_fraction) <= 3 * sd, silent
+    # a wide spread: at least a quarter of the positives carry little (< 0.3) or no reduction
+    assert np.mean(eff[y] < 0.3) >= 0.25
+    # the RAZ is no class signal here: benign RAZ in both classes at the same rate
+    has_raz = np.array([bool(p["raz_leads"]) for p in pts])
+    assert has_raz[y].any() and abs(has_raz[y].mean() - has_raz[~y].mean()) < 0.15
+
+
+def test_realistic_has_noisy_records_and_frequent_ectopy():
+    het = synthetic.PRESETS["realistic"]["heterogeneity"]
+    c = realistic()
+    pts = c.info["truth"]["patients"]
+    noisy = np.array([p["noisy"] for p in pts])
+    ectopy = np.array([p["frequent_ectopy"] for p in pts])
+    for flags, frac in ((noisy, het.noisy_fraction), (ectopy, het.ectopy_fraction)):
+        assert abs(flags.mean() - frac) <= 3 * np.sqrt(frac * (1 - frac) / len(pts)), flags.mean()
+    noise = np.array([p["noise_uv"] for p in pts])
+    assert noise[noisy].min() >= het.noisy_uv[0] and noise[~noisy].max() <= 20.0
+    # measured: 150-250 Hz RMS away from every QRS (+-80 ms), in uV
+    measured = []
+    for r, p in zip(c.records, pts):
+        hf = sosfiltfilt(HF_SOS, r.signal.astype(float), axis=0)
+        keep = np.ones(len(hf), bool)
+        for k in p["r_peaks"] + p["ectopic_r_peaks"]:
+            keep[max(0, k - 80):k + 80] = False
+        measured.append(np.sqrt(np.mean(hf[keep] ** 2)) * 1000)
+    measured = np.array(measured)
+    assert np.median(measured[noisy]) >= 3 * np.median(measured[~noisy])
+    # ectopic fraction of the beats, on 20 s records (a 6 s record holds too few beats): 2-5 % + 8-20 % extra
+    pts = cohort(**SMALL).info["truth"]["patients"]
+    ectopy = np.array([p["frequent_ectopy"] for p in pts])
+    frac = np.array([len(p["ectopic_r_peaks"]) / (len(p["r_peaks"]) + len(p["ectopic_r_peaks"])) for p in pts])
+    assert ectopy.sum() >= 2 and np.median(frac[ectopy]) >= 0.1 and np.median(frac[~ectopy]) <= 0.07
+
+
+# --------------------------------------------------------------------------- oracle AUROC
+
+
+def test_oracle_auroc_is_the_territory_contrast_auroc():
+    """Recomputed independently (sklearn, explicit territories) from the truth entries."""
+    for c in (realistic(), cohort(**EFFECT), cohort(**SMALL, preset="label_noise")):
+        pts = c.info["truth"]["patients"]
+        z = np.log(truth_matrix(c))
+        contrast = np.min([z[:, g].mean(axis=1) - np.delete(z, g, axis=1).mean(axis=1) for g in GROUP_IDX], axis=0)
+        y = [p["label"] for p in pts]                                      # the written labels
+        assert c.info["truth"]["oracle_auroc"] == pytest.approx(roc_auc_score(y, -contrast), abs=1e-4)
+
+
+def test_oracle_auroc_per_preset():
+    real = realistic().info["truth"]["oracle_auroc"]
+    assert 0.5 < real <= 1.0 and 0.8 <= real <= 0.95, real               # measured 0.909 (seed 0)
+    assert cohort(**EFFECT).info["truth"]["oracle_auroc"] >= 0.97             # measured 1.0
+    noisy_labels = cohort(**SMALL, preset="label_noise").info["truth"]["oracle_auroc"]
+    assert noisy_labels <= cohort(**EFFECT).info["truth"]["oracle_auroc"] - 0.15   # written labels: measured 0.794
+    assert cohort(**SMALL, preset="conventional_effect").info["truth"]["oracle_auroc"] == 1.0
+    # null: within 3 standard errors of 0.5 (SE of an AUROC under no signal, sqrt((n + 1) / (12 n1 n0)):
+    # 0.032 for 120 positives and 280 negatives, so |oracle - 0.5| <= 0.095); measured 0.499
+    many = generate_cohort(preset="null", n_patients=400, duration_s=5.0, seed=11)
+    y = np.array([r.label for r in many.records])
+    se = np.sqrt((len(y) + 1) / (12 * y.sum() * (len(y) - y.sum())))
+    assert abs(many.info["truth"]["oracle_auroc"] - 0.5) <= 3 * se, (many.info["truth"]["oracle_auroc"], se)

@@ -5,13 +5,15 @@ import argparse
 from pathlib import Path
 
 from hfecg_bench.data import DATASETS, load_cohort
-from hfecg_bench.data.synthetic import SynthParams
+from hfecg_bench.data.synthetic import DEFAULT_PRESET, PRESETS, SynthParams
 from hfecg_bench.data.validate import LoadOptions
 from hfecg_bench.errors import HfecgError
 from hfecg_bench.leads import STANDARD_LEADS, normalize_leads
 from hfecg_bench.progress import Progress
 
-SYNTH_PRESETS_HELP = "hf_effect (default), null, label_noise, averaging_required, conventional_effect"
+SYNTH_PRESETS_HELP = ("realistic (default: 177 patients like a real cohort, classical AUROC about 0.8), "
+                      "hf_effect (120 patients, an easy HF-QRS effect), null, label_noise, averaging_required, "
+                      "conventional_effect")
 
 
 def add_dataset_args(p: argparse.ArgumentParser, default_dataset: str | None = "synthetic") -> None:
@@ -56,9 +58,13 @@ class _DatasetAction(argparse.Action):
 
 def add_synth_args(g) -> None:
     """Generator options; None means the preset's default."""
-    g.add_argument("--preset", default="hf_effect", help=f"planted scenario: {SYNTH_PRESETS_HELP}")
-    g.add_argument("--n-patients", type=int, help="number of patients (default 120)")
-    g.add_argument("--effect", type=float, help="relative HF-QRS RMS reduction in positives (default 0.35)")
+    g.add_argument("--preset", default=DEFAULT_PRESET, help=f"planted scenario: {SYNTH_PRESETS_HELP}")
+    g.add_argument("--n-patients", type=int, help="number of patients (default: the preset's, 177 for realistic, "
+                                                  "120 for the others)")
+    g.add_argument("--effect", type=float,
+                   help="relative HF-QRS RMS reduction in the affected leads of positives (default: the preset's, "
+                        f"{PRESETS['realistic']['effect']:g} for realistic, where it is the mean among the positives "
+                        "that carry one, 0.35 for hf_effect)")
     g.add_argument("--label-noise", type=float, help="fraction of labels flipped (label_noise preset default 0.25)")
     g.add_argument("--prevalence", type=float, help="fraction of positive patients, in (0, 1) (default 0.3)")
     g.add_argument("--mains-hz", type=float, help="mains interference frequency, 50 or 60 Hz (default 50)")

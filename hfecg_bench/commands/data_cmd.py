@@ -27,9 +27,11 @@ def register(sub) -> None:
     d.set_defaults(handler=describe)
 
     s = dsub.add_parser("synth", help="write the known-answer synthetic cohort as WFDB + labels.csv + truth.json",
-                        description="Generate a synthetic 1000 Hz 12-lead cohort with a planted answer and write it "
-                                    "as WFDB records, labels.csv (record,patient_id,label) and truth.json, readable "
-                                    "back with --dataset wfdb.")
+                        description="Generate a synthetic 1000 Hz 12-lead cohort with a planted answer (default "
+                                    "--preset realistic: 177 patients who differ as real ones do) and write it "
+                                    "as WFDB records, labels.csv (record,patient_id,label) and truth.json (the "
+                                    "planted answer per patient and oracle_auroc, the AUROC of the noise-free planted "
+                                    "quantity: the most any model can reach), readable back with --dataset wfdb.")
     s.add_argument("--out", type=Path, required=True, help="output folder (created; must be empty or absent)")
     add_synth_args(s)
     s.add_argument("--seed", type=int, default=0, help="generator seed (default 0): same seed, same bytes")
@@ -84,7 +86,8 @@ def format_description(info: dict) -> str:
 def synth(args: argparse.Namespace) -> int:
     params = synth_params_from_args(args, args.seed)
     out = write_cohort(params, args.out)
-    print(f"wrote synthetic cohort ({params.preset}) to {out}")
+    r = params.resolved()
+    print(f"wrote synthetic cohort ({r['preset']}, {r['n_patients']} patients, seed {r['seed']}) to {out}")
     return 0
 
 

@@ -9,6 +9,9 @@ convolving impulse trains with the beat templates (no per-sample or per-beat Pyt
 
 Every random draw of a patient is made in a fixed order whatever the preset, so two
 presets with the same seed share the same patients and differ only in what is planted.
+The ``realistic`` preset's extra variety (:class:`Heterogeneity`) is drawn from a second,
+separate stream of the patient, so it leaves the draws of the main stream untouched: its
+patients share their morphology, rhythm and baseline noise with the other presets' too.
 """
 from __future__ import annotations
 
@@ -40,6 +43,48 @@ PRE_S, POST_S = 0.35, 0.65         # beat template window around the R fiducial 
 
 
 @dataclass(frozen=True)
+class Heterogeneity:
+    """Patient-to-patient variety of real cohorts (the ``realistic`` preset), per patient.
+
+    Parameters
+    ----------
+    silent_fraction : float
+        Fraction of positives whose HF-QRS is not reduced at all (ischemia often leaves it
+        intact); they differ from negatives in nothing.
+    effect_spread : tuple of float
+        The other positives' reduction is ``effect x U(lo, hi)`` (mean ``effect`` for a
+        range centred on 1), capped at :data:`MAX_EFFECT`.
+    hf_sigma_lead : float
+        Log-sd of an extra, independent patient-by-lead HF-QRS factor (electrode position,
+        local conduction): with :data:`HF_SIGMA_LEAD` the lead-to-lead log-sd becomes
+        sqrt(0.12^2 + 0.1^2) = 0.16.
+    noisy_fraction : float
+        Fraction of records with high broadband noise and EMG (poor skin contact, a tense
+        patient).
+    noisy_uv : tuple of float
+        Log-uniform range of the per-beat white-noise RMS of a noisy record (uV).
+    noisy_emg : tuple of int
+        Extra EMG bursts of a noisy record, drawn from ``[lo, hi]``.
+    ectopy_fraction : float
+        Fraction of patients with frequent premature ventricular beats.
+    ectopy_rate : tuple of float
+        Uniform range of their extra fraction of ectopic beats.
+    """
+
+    silent_fraction: float = 0.2
+    effect_spread: tuple[float, float] = (0.5, 1.5)
+    hf_sigma_lead: float = 0.1
+    noisy_fraction: float = 0.15
+    noisy_uv: tuple[float, float] = (40.0, 100.0)
+    noisy_emg: tuple[int, int] = (2, 6)
+    ectopy_fraction: float = 0.15
+    ectopy_rate: tuple[float, float] = (0.08, 0.20)
+
+
+MAX_EFFECT = 0.9        # cap of one patient's relative HF-QRS reduction (realistic preset)
+
+
+@dataclass(frozen=True)
 class Plan:
     """What one patient carries, decided by the cohort (class, preset) before the physiology is drawn."""
 
@@ -47,6 +92,37 @@ class Plan:
     hf_effect: float           # relative HF RMS reduction in the affected leads (0 = none)
     conventional: bool         # plant ST depression + wider QRS in positives
     noise_uv: tuple[float, float]  # log-uniform range of the per-beat white-noise RMS (uV)
+    heterogeneity: Heterogeneity | None = None   # realistic preset: drawn from the second stream
+
+
+@dataclass(frozen=True)
+class _Variety:
+    """One patient's draws of :class:`Heterogeneity` (all neutral when there is none)."""
+
+    effect: float
+    lead_log: np.ndarray | float
+    noisy_uv: float | None
+    ectopy_rate: float
+
+    @classmethod
+    def draw(cls, plan: Plan, xrng: np.random.Generator | None) -> "_Variety":
+        het = plan.heterogeneity
+        if het is None:
+            return cls(effect=plan.hf_effect, lead_log=0.0, noisy_uv=None, ectopy_rate=0.0)
+        if xrng is None:
+            raise ValueError("a plan with heterogeneity needs the patient's second random stream (xrng)")
+        # drawn for every patient in this order, whatever the label: the stream stays aligned across classes
+        silent = xrng.random() < het.silent_fraction
+        scale = xrng.uniform(*het.effect_spread)
+        lead_log = xrng.normal(0.0, het.hf_sigma_lead, 12)
+        noisy = xrng.random() < het.noisy_fraction
+        lo, hi = np.log(het.noisy_uv)
+        noisy_uv = float(np.exp(xrng.uniform(lo, hi)))
+        ectopic = xrng.random() < het.ectopy_fraction
+        rate = xrng.uniform(*het.ectopy_rate)
+        carries = plan.label == 1 and not silent
+        return cls(effect=min(MAX_EFFECT, plan.hf_effect * scale) if carries else 0.0, lead_log=lead_log,
+                   noisy_uv=noisy_uv if noisy else None, ectopy_rate=rate if ectopic else 0.0)
 
 
 def _unit(v) -> np.ndarray:
@@ -104,8 +180,28 @@ def _place(n_buf: int, trains: np.ndarray, templates: list[np.ndarray]) -> np.nd
     return irfft(spec, m, axis=0)[:n_buf]
 
 
-def draw_patient(rng: np.random.Generator, plan: Plan, fs: float, duration_s: float, mains_hz: float) -> tuple[np.ndarray, dict]:
-    """One patient's recording (float32 mV, shape (n_samples, 12)) and its truth entry."""
+def _emg_bursts(rng: np.random.Generator, sig: np.ndarray, fs: float, count: int, amp_mv: tuple[float, float]) -> None:
+    """Add ``count`` short EMG bursts (20-350 Hz noise under a Hann window, in about half the leads) to ``sig``."""
+    n = sig.shape[0]
+    for _ in range(count):                                  # a few bursts per record: a cheap loop
+        dur = int(rng.uniform(0.4, 1.5) * fs)
+        s0 = int(rng.integers(0, max(1, n - dur)))
+        seg = slice(s0, min(n, s0 + dur))
+        m = seg.stop - seg.start
+        leads = rng.random(12) < 0.5
+        burst = sosfiltfilt(_band_sos(fs, [20, min(350, fs / 2 - 1)], 2), rng.standard_normal((m, 12)), axis=0)
+        burst *= (np.hanning(m)[:, None] * rng.uniform(*amp_mv) * leads[None, :])
+        sig[seg] += burst
+
+
+def draw_patient(rng: np.random.Generator, plan: Plan, fs: float, duration_s: float, mains_hz: float,
+                 xrng: np.random.Generator | None = None) -> tuple[np.ndarray, dict]:
+    """One patient's recording (float32 mV, shape (n_samples, 12)) and its truth entry.
+
+    ``rng`` is the patient's main stream; ``xrng``, a separate stream, is read only when
+    ``plan.heterogeneity`` is set (and is required then).
+    """
+    var = _Variety.draw(plan, xrng)
     n = int(round(duration_s * fs))
     pre, post = int(round(PRE_S * fs)), int(round(POST_S * fs))
     t = (np.arange(pre + post) - pre) / fs
@@ -153,6 +249,7 @@ def draw_patient(rng: np.random.Generator, plan: Plan, fs: float, duration_s: fl
     # -- HF-QRS: band-limited oscillation under a QRS envelope, phase-locked to R --
     hf_log = (np.log(HF_GEOMEAN_UV) + rng.normal(0.0, HF_SIGMA_PATIENT)
               + np.array([HF_LEAD_PROFILE[x] for x in STANDARD_LEADS]) + rng.normal(0.0, HF_SIGMA_LEAD, 12))
+    hf_log = hf_log + var.lead_log
     freqs = rng.uniform(170.0, 230.0, 3)
     phases = rng.uniform(0.0, 2 * np.pi, (3, 12))
     env_c, env_s = rng.normal(0.003, 0.003), width / 6.5
@@ -161,18 +258,19 @@ def draw_patient(rng: np.random.Generator, plan: Plan, fs: float, duration_s: fl
     benign = rng.random() < 0.15
     benign_leads = tuple(STANDARD_LEADS[k] for k in rng.choice(12, 2, replace=False))
     benign_depth = rng.uniform(0.3, 0.5)
-    affected = LEAD_GROUPS[group] if (plan.hf_effect > 0 and plan.label == 1) else ()
-    raz_leads = dict.fromkeys(affected, raz_depth)
+    affected = LEAD_GROUPS[group] if (var.effect > 0 and plan.label == 1) else ()
+    # realistic: no RAZ is planted with the effect, so the HF RMS contrast is the whole class signal
+    raz_leads = dict.fromkeys(() if plan.heterogeneity else affected, raz_depth)
     # a shallow benign RAZ in ~15% of the patients who do not carry the effect: in hf_effect the negatives
-    # (so a RAZ alone does not give the label away), in null / conventional_effect everyone (no class signal)
-    if benign and not affected:
+    # (so a RAZ alone does not give the label away), in null / conventional_effect / realistic everyone
+    if benign and (not affected or plan.heterogeneity):
         raz_leads.update(dict.fromkeys(benign_leads, benign_depth))
     osc = np.cos(2 * np.pi * freqs[None, :, None] * t[:, None, None] + phases[None]).sum(axis=1)   # (n_t, 12)
     env = np.exp(-0.5 * ((t - env_c) / env_s) ** 2)
     dip = np.exp(-0.5 * ((t - raz_centre) / (env_s / 2.5)) ** 2)
     depth = np.array([raz_leads.get(x, 0.0) for x in STANDARD_LEADS])
     hf = osc * env[:, None] * (1.0 - depth[None, :] * dip[:, None])
-    target = np.exp(hf_log) * np.array([1.0 - plan.hf_effect if x in affected else 1.0 for x in STANDARD_LEADS])
+    target = np.exp(hf_log) * np.array([1.0 - var.effect if x in affected else 1.0 for x in STANDARD_LEADS])
 
     # truth window: around the QRS-magnitude peak of the noiseless 5-40 Hz beat (as a measurement would find it)
     mag = np.sqrt((sosfiltfilt(_band_sos(fs, [5, 40], 2), normal, axis=0) ** 2).sum(axis=1))
@@ -199,6 +297,14 @@ def draw_patient(rng: np.random.Generator, plan: Plan, fs: float, duration_s: fl
     is_ect = np.zeros(len(times), bool)
     is_ect[ect_idx] = True
     coupling = rng.uniform(0.62, 0.75, len(ect_idx))
+    if var.ectopy_rate > 0:                                 # frequent ectopy, from the second stream
+        free = np.setdiff1d(cand, ect_idx)
+        more = xrng.choice(free, min(len(free), int(round(var.ectopy_rate * len(inside)))), replace=False)
+        coupling = np.concatenate([coupling, xrng.uniform(0.62, 0.75, len(more))])
+        ect_idx = np.concatenate([ect_idx, more])
+        order = np.argsort(ect_idx)
+        ect_idx, coupling = ect_idx[order], coupling[order]
+        is_ect[ect_idx] = True
     prev_gap = times[ect_idx] - times[ect_idx - 1]
     times[ect_idx] = times[ect_idx - 1] + np.maximum(coupling * prev_gap, 0.38)
     pos = np.round(times * fs).astype(np.int64)
@@ -218,6 +324,8 @@ def draw_patient(rng: np.random.Generator, plan: Plan, fs: float, duration_s: fl
     u_noise = rng.random()
     lo, hi = plan.noise_uv
     noise_uv = float(np.exp(np.log(lo) + u_noise * (np.log(hi) - np.log(lo))))
+    if var.noisy_uv is not None:                            # a noisy record: its level replaces the usual one
+        noise_uv = var.noisy_uv
     ts = np.arange(n) / fs
     white = rng.standard_normal((n, 12)) * (noise_uv / 1000.0 * rng.uniform(0.85, 1.15, 12))[None, :]
     mains = rng.uniform(0.005, 0.040, 12) * np.sin(2 * np.pi * mains_hz * ts[:, None] + rng.uniform(0, 2 * np.pi, 12))
@@ -227,15 +335,11 @@ def draw_patient(rng: np.random.Generator, plan: Plan, fs: float, duration_s: fl
     wander = bw_src @ (rng.normal(0, 1, (4, 12)) * np.array([0.08, 0.05, 0.04, 0.03])[:, None])
     sig += white + mains + wander
     n_emg = int(rng.integers(0, 4))
-    for _ in range(n_emg):                                  # at most 3 short bursts: a cheap loop
-        dur = int(rng.uniform(0.4, 1.5) * fs)
-        s0 = int(rng.integers(0, max(1, n - dur)))
-        seg = slice(s0, min(n, s0 + dur))
-        m = seg.stop - seg.start
-        leads = rng.random(12) < 0.5
-        burst = sosfiltfilt(_band_sos(fs, [20, min(350, fs / 2 - 1)], 2), rng.standard_normal((m, 12)), axis=0)
-        burst *= (np.hanning(m)[:, None] * rng.uniform(0.02, 0.06) * leads[None, :])
-        sig[seg] += burst
+    _emg_bursts(rng, sig, fs, n_emg, (0.02, 0.06))
+    if var.noisy_uv is not None:                            # noisy records also get more and stronger EMG
+        n_more = int(xrng.integers(plan.heterogeneity.noisy_emg[0], plan.heterogeneity.noisy_emg[1] + 1))
+        _emg_bursts(xrng, sig, fs, n_more, (0.04, 0.12))
+        n_emg += n_more
 
     r_inside = (pos >= 0) & (pos < n)
     truth = {
@@ -251,4 +355,7 @@ def draw_patient(rng: np.random.Generator, plan: Plan, fs: float, duration_s: fl
         "ectopic_r_peaks": [int(p) for p in pos[r_inside & is_ect]],
         "emg_bursts": n_emg,
     }
+    if plan.heterogeneity is not None:                      # realistic only: the old presets' entries stay as they were
+        truth.update({"hf_effect": round(float(var.effect), 4), "noisy": var.noisy_uv is not None,
+                      "frequent_ectopy": var.ectopy_rate > 0})
     return sig.astype(np.float32), truth
