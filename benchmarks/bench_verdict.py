@@ -25,7 +25,11 @@ package's default feature settings. A default-parameter RandomForest (median imp
 scored by stratified 5-fold cross-validation (pooled out-of-fold AUROC, mean of 2 repeats) on
 :data:`K_N` disjoint cohorts of ``n`` patients and on up to :data:`K_4N` disjoint cohorts of ``4 n``
 patients cut from the pool; the gain is the difference of the two means, with its standard error. A gain
-within two standard errors of the threshold is flagged ``borderline`` in the table.
+within two standard errors of the threshold is flagged ``borderline`` in the table. Blocks are cached by
+the generator's fingerprint (a hash of the first block's signals and labels) and seed, so the oracle is
+recomputed when the generator's output changes and only then; the answers file records them.
+The oracle costs about 10 minutes of one core per generator setting (2400 patients); the answers file
+is kept in the repository, so ``--quick`` does not recompute it.
 
 Reported: the confusion matrix of verdict against right answer, accuracy, the rate of label-noise claims
 (the ``label_noise`` finding significant) on clean-label cohorts, the rate of signal claims (the
@@ -43,6 +47,10 @@ Usage::
     HFECG_CACHE_DIR=/tmp/hfc nice -n 10 python benchmarks/bench_verdict.py --quick      # 8 scenarios x 1 seed
     HFECG_CACHE_DIR=/tmp/hfc nice -n 10 python benchmarks/bench_verdict.py --jobs 2     # the full grid
     python benchmarks/bench_verdict.py --list                                          # scenarios and answers
+
+Every run is ``run <models> ... --trials 2 --bootstrap 500 --duration 15`` (quick profile otherwise); the
+full grid is 28 scenarios x 3 seeds plus 40 null cohorts, several hours on a shared 2-core machine
+(``--seeds 2`` for fewer).
 
 The last stdout line is one JSON object (the summary).
 """
@@ -145,8 +153,8 @@ def _grid() -> list[Scenario]:
 
 
 SCENARIOS: list[Scenario] = _grid()
-QUICK = ("null_n120", "null_n40", "clean_r30_n120", "clean_r45_n40", "clean_h20_n120", "flip25_n120",
-         "confound_null_n120", "blind_avg_n120")
+QUICK = ("null_n120", "null_n40", "clean_r30_n120", "clean_r45_n40", "clean_r60_n300", "flip15_e50_n120",
+         "confound_null_n120", "blind_avg_n120")    # every right answer at least once
 NULL_POOL = Scenario(f"nullpool_n{NULL_POOL_N}", "null_pool", "null", NULL_POOL_N, models="logreg,svm")
 
 
@@ -302,20 +310,27 @@ def _oracle_task(args) -> list[dict]:
 
 
 def generator_digest() -> str:
-    """Short hash of the fingerprints of every generator setting of the grid: answers and runs record it."""
+    """Short hash of the fingerprints of every generator setting of the grid (recorded with each run)."""
     settings = sorted({(s.preset, s.effect) for s in SCENARIOS + [NULL_POOL]}, key=str)
     return hashlib.sha256(" ".join(generator_fingerprint(p, e) for p, e in settings).encode()).hexdigest()[:12]
 
 
 def fix_answers(scenarios: list[Scenario], work: Path, path: Path, jobs: int, log) -> dict:
-    """Right answer of every scenario, written to ``path`` BEFORE any run; reused while the scenario and
-    the generator are unchanged (the oracle is computed only for clean scenarios not yet in the file)."""
-    digest = generator_digest()
+    """Right answer of every scenario, written to ``path`` BEFORE any run.
+
+    An entry is reused while its scenario, the rules and (for a clean scenario, whose answer is the
+    oracle's) the fingerprint of its generator setting are unchanged; the oracle is computed only for
+    clean scenarios without a valid entry, one process per generator setting.
+    """
     old = json.loads(path.read_text()) if path.exists() else {}
     grid = {s.name for s in SCENARIOS} | {NULL_POOL.name}
-    keep = {k: v for k, v in old.get("scenarios", {}).items() if k in grid} \
-        if old.get("generator") == digest and old.get("rules") == _rules() else {}
-    todo = [s for s in scenarios if s.name not in keep or keep[s.name]["scenario"] != asdict(s)]
+
+    def fingerprint(s: Scenario) -> str | None:
+        return generator_fingerprint(s.preset, s.effect) if s.kind == "clean" else None
+
+    keep = {k: v for k, v in old.get("scenarios", {}).items() if k in grid} if old.get("rules") == _rules() else {}
+    todo = [s for s in scenarios if s.name not in keep or keep[s.name]["scenario"] != asdict(s)
+            or keep[s.name].get("fingerprint") != fingerprint(s)]
     need = [s for s in todo if s.kind == "clean"]
     oracles = {}
     if need:
@@ -333,8 +348,9 @@ def fix_answers(scenarios: list[Scenario], work: Path, path: Path, jobs: int, lo
                         f"{o['gain']:+.3f} (se {o['se']:.3f}) [{time.monotonic() - t0:.0f} s]")
     for s in todo:
         answer, rule = right_answer(s, oracles.get(s.name))
-        keep[s.name] = {"scenario": asdict(s), "answer": answer, "rule": rule, "oracle": oracles.get(s.name)}
-    out = {"generator": digest, "rules": _rules(), "scenarios": dict(sorted(keep.items()))}
+        keep[s.name] = {"scenario": asdict(s), "answer": answer, "rule": rule, "oracle": oracles.get(s.name),
+                        "fingerprint": fingerprint(s)}
+    out = {"rules": _rules(), "scenarios": dict(sorted(keep.items()))}
     path.parent.mkdir(parents=True, exist_ok=True)
     if out != old:
         path.write_text(json.dumps(out, indent=1) + "\n")

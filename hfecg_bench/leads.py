@@ -1,5 +1,7 @@
-"""Lead-name normalisation: one spelling per standard lead, extra leads kept by name."""
+"""Lead names (one spelling per standard lead, extra leads kept by name) and the coronary territories they face."""
 from __future__ import annotations
+
+import numpy as np
 
 STANDARD_LEADS: tuple[str, ...] = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 
@@ -49,3 +51,30 @@ def normalize_leads(names) -> tuple[str, ...]:
     True
     """
     return tuple(normalize_lead(n) for n in names)
+
+
+#: Coronary territories by the leads that face them (LAD: anterior, RCA: inferior, LCx: lateral).
+TERRITORIES = {"anterior": ("V1", "V2", "V3", "V4"), "inferior": ("II", "III", "aVF"),
+               "lateral": ("I", "aVL", "V5", "V6")}
+
+
+def territory_matrix(lead_names) -> tuple[np.ndarray, list[str]]:
+    """``(n_leads, n_territories)`` float32 0/1 membership of each lead in :data:`TERRITORIES`, and the
+    territory names.
+
+    Leads outside every territory (aVR, Frank leads) have a zero row; a territory without a lead among
+    ``lead_names`` is left out.
+
+    >>> m, names = territory_matrix(("I", "II", "V1", "V2", "X"))
+    >>> m.T.tolist(), names
+    ([[0.0, 0.0, 1.0, 1.0, 0.0], [0.0, 1.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0, 0.0]], ['anterior', 'inferior', 'lateral'])
+    """
+    names = [normalize_lead(str(n)) for n in lead_names]
+    cols, keep = [], []
+    for terr, members in TERRITORIES.items():
+        col = [1.0 if n in members else 0.0 for n in names]
+        if any(col):
+            cols.append(col)
+            keep.append(terr)
+    m = np.array(cols, dtype=np.float32).T if cols else np.zeros((len(names), 0), np.float32)
+    return m, keep

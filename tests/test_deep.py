@@ -24,6 +24,8 @@ tf = pytest.importorskip("tensorflow")
 from hfecg_bench.models import deep_arch, deep_train  # noqa: E402  (imports TensorFlow)
 
 FAST = {"max_epochs": 1, "patience": 1, "max_beats_per_patient": 8}
+#: The single-beat path (fixed capped beats, the signal itself), as before subset averages became the default.
+SINGLE = {"view": "beats_hf", "input_transform": "none"}
 
 
 @dataclass
@@ -212,7 +214,7 @@ def test_tcn_receptive_field_longer_than_window_is_a_clear_error():
 @pytest.mark.parametrize("name", list(DEEP_SPECS))
 def test_fit_predict_end_to_end(name, tiny):
     train, test = split_patients(tiny)
-    spec = DEEP_SPECS[name].with_config(**FAST)
+    spec = DEEP_SPECS[name].with_config(**FAST, **SINGLE)
     res = spec.fit_predict(ModelData(beats=tiny), train, test, {}, seed=11, profile="quick")
     assert list(res.test_prob.index) == test and list(res.train_prob.index) == train
     for probs in (res.test_prob, res.train_prob):
@@ -259,7 +261,7 @@ def test_cnn_learns_a_planted_effect():
 
     beats = make_beats(n_patients=40, n_beats=16, effect=2.0, seed=2)
     train, test = split_patients(beats, every=3)
-    spec = DEEP_SPECS["cnn"].with_config(max_epochs=8, patience=8, max_beats_per_patient=16)
+    spec = DEEP_SPECS["cnn"].with_config(max_epochs=8, patience=8, max_beats_per_patient=16, **SINGLE)
     res = spec.fit_predict(ModelData(beats=beats), train, test, {"lr": 3e-3}, seed=1, profile="quick")
     y = [int(p[1:]) % 2 for p in res.test_prob.index]
     assert roc_auc_score(y, res.test_prob) > 0.8

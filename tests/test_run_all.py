@@ -30,8 +30,9 @@ def test_run_all_writes_the_report(tiny_run):
     assert set(lb.loc[lb["model"].isin(["cnn", "tcn"]), "family"]) == {"deep"}
     # the input column names the view each model was fitted on, as the runner recorded it
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["model_info"]["cnn"] == {"family": "deep", "input": "beats 150-250 Hz"}
-    assert set(lb.loc[lb["model"].isin(["cnn", "leadwise_cnn", "tcn", "lstm"]), "input"]) == {"beats 150-250 Hz"}
+    view = "beats 150-250 Hz, subset averages of 16 beats (10 per patient and epoch)"
+    assert manifest["model_info"]["cnn"] == {"family": "deep", "input": view}
+    assert set(lb.loc[lb["model"].isin(["cnn", "leadwise_cnn", "tcn", "lstm"]), "input"]) == {view}
     assert set(lb.loc[lb["model"].isin(["rf", "svm", "xgb", "logreg"]), "input"]) == {"features"}
     md = (out / "leaderboard.md").read_text()
     assert all(m in md for m in ALL) and "Verdict" in md

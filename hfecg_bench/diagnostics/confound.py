@@ -45,6 +45,7 @@ from scipy.stats import rankdata
 from threadpoolctl import threadpool_limits
 
 from hfecg_bench.data.properties import property_label
+from hfecg_bench.diagnostics import null_quantiles
 from hfecg_bench.errors import HfecgError, ParameterError
 from hfecg_bench.evaluation.bootstrap import newcombe_auroc_ci
 from hfecg_bench.evaluation.seeds import derive_seed
@@ -397,7 +398,7 @@ def acquisition_confound(properties: pd.DataFrame, labels, plan, *, seed: int, f
     p = (1 + int(np.sum(null >= observed - 1e-12))) / (n_permutations + 1)     # ties count against the observed
     lo, hi = newcombe_auroc_ci(observed, int(y.sum()), int(len(y) - y.sum()))
     f.update(p_value=round(p, 6), significant=bool(p < alpha), auroc=round(observed, 4), auroc_lo=round(float(lo), 4),
-             auroc_hi=round(float(hi), 4), null_auroc_q95=round(float(np.quantile(null, 0.95)), 4),
+             auroc_hi=round(float(hi), 4), null_auroc_q95=round(float(np.quantile(null, 0.95)), 4), null_quantiles=null_quantiles(null),
              permutation="across all patients (leave-one-out plan)" if loo else "within outer folds",
              properties_used=list(X.columns))
     f["summary"] = _summary(f)

@@ -47,6 +47,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, logit
 
+from hfecg_bench.diagnostics import null_quantiles
+
 _CLIP = 1e-3          # probabilities clipped to [CLIP, 1 - CLIP] before the logit
 _MIN_SD = 0.05        # floor of a component's sd (logit units): a degenerate fit cannot claim infinite likelihood
 _MAX_RHO = 0.45       # flip rates above this would swap the meaning of the classes
@@ -205,7 +207,7 @@ def label_noise_test(prob: pd.Series, labels: pd.Series, *, seed: int, n_bootstr
     out = {
         "kind": "label_noise", "status": "ok", "significant": significant, "identifiable": bool(identifiable),
         "p_value": round(p, 5), "alpha": alpha, "statistic": round(float(stat[0]), 4), "null_q95": round(critical, 4),
-        "n_bootstrap": int(n_bootstrap), "power": round(power, 3), "power_at_flip_fraction": flip_for_power,
+        "null_quantiles": null_quantiles(null), "n_bootstrap": int(n_bootstrap), "power": round(power, 3), "power_at_flip_fraction": flip_for_power,
         "excess": round(excess, 2), "excess_fraction": round(excess / len(y), 4), **rho,
         "clean_fit": {k: round(float(h0[k][0]), 4) for k in ("mu0", "sd0", "mu1", "sd1")},
         "summary": summary, "patients": [], "scores": {},

@@ -47,6 +47,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from hfecg_bench.evaluation.metrics import auroc_rows
+from hfecg_bench.diagnostics import null_quantiles
 
 #: Smoother proxies: (name suffix, kind, ridge penalty per feature or kernel penalty).
 PROXY_KINDS = (("ridge", "linear", 1.0), ("ridge_strong", "linear", 30.0), ("kernel", "rbf", 1.0))
@@ -269,6 +270,7 @@ def signal_test(features, groups_or_none, plan, *, seed: int, n_permutations: in
         "alpha": alpha, "statistic": how, "best_proxy": names[best], "observed_auroc": round(stat, 4),
         "proxies": {n: round(float(a), 4) for n, a in zip(names, observed)},
         "null_mean": round(float(np.nanmean(null)), 4), "null_q95": round(critical, 4),
+        "null_quantiles": null_quantiles(null),
         "n_permutations": int(n_permutations), "permutation": "within outer folds" if per_fold else "across patients",
         "moderate_auroc": moderate_auroc, "target_power": target_power,
         "power": None if power is None else power["power"], "power_se": None if power is None else power["se"],

@@ -9,6 +9,7 @@ from hfecg_bench.beats.filters import bandpass
 from hfecg_bench.errors import ParameterError
 from hfecg_bench.features.config import FeatureConfig
 from hfecg_bench.features.context import BeatContext, GroupResult
+from hfecg_bench.leads import TERRITORIES
 
 
 def hf_band_for(fs: float, config: FeatureConfig) -> tuple[float, float]:
@@ -159,9 +160,6 @@ def hf_features(ctx: BeatContext, config: FeatureConfig) -> GroupResult:
     return out
 
 
-# Lead groups of the three coronary territories used in regional HF-QRS analysis.
-TERRITORIES = {"anterior": ("V1", "V2", "V3", "V4"), "inferior": ("II", "III", "aVF"),
-               "lateral": ("I", "aVL", "V5", "V6")}
 
 
 def territory_features(rel: np.ndarray, raz_count: np.ndarray, lead_names) -> dict:

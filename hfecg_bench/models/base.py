@@ -57,10 +57,10 @@ class ModelSpec:
     ----------
     name : str
         The name a run uses (``rf``, ``cnn``, ...).
-    family : {"baseline", "classical", "deep"}
+    family : {"baseline", "classical", "deep", "ts"}
         The family the verdict compares; the one place a model's family is stated.
     input : str
-        The view it consumes: ``features`` (the feature table), ``beats_hf`` or ``beats_wideband``.
+        The view it consumes: ``features`` (the feature table), ``beats_hf``, ``beats_avg`` or ``beats_wideband``.
     input_label : str or None
         How the leaderboard describes the input, when the view's own description does not fit.
     tunable : bool

@@ -1,8 +1,11 @@
-"""Keras 3 builders of the deep models (functional API): cnn, leadwise_cnn, tcn, lstm.
+"""Keras 3 builders of the deep models (functional API): cnn, leadwise_cnn, tcn, lstm, shallow_hf
+(:mod:`hfecg_bench.models.shallow_hf`), and the multiple-instance wrapper of any of them.
 
 Every builder takes the beat shape ``(n_window, n_leads)`` and a params dict
 (see :func:`hfecg_bench.models.deep.DEEP_SPECS` for defaults and search
-spaces) and returns an uncompiled ``keras.Model`` with one sigmoid output.
+spaces) and returns an uncompiled ``keras.Model`` with one sigmoid output. The
+input of its ``head_dropout`` layer is the model's per-beat embedding, which
+:func:`build_mil` pools over a bag of beats.
 
 Importing this module imports Keras, hence TensorFlow (seconds, hundreds of
 MB), which is why :mod:`hfecg_bench.models.deep` imports it only inside the
@@ -22,8 +25,10 @@ from hfecg_bench.errors import ParameterError, TrialFailedError
 from hfecg_bench.models.deep_config import parse_dilations, receptive_field
 from hfecg_bench.runtime import configure_tensorflow
 
-MODEL_NAMES = ("cnn", "leadwise_cnn", "tcn", "lstm")
+MODEL_NAMES = ("cnn", "leadwise_cnn", "tcn", "lstm", "shallow_hf")
 BN_MOMENTUM = 0.9
+#: The layer whose input is a model's per-beat embedding (the head's dropout).
+EMBEDDING_OF = "head_dropout"
 
 
 class ReceptiveFieldError(TrialFailedError):
@@ -177,14 +182,92 @@ def build_lstm(input_shape: tuple[int, int], params: dict) -> keras.Model:
 _BUILDERS = {"cnn": build_cnn, "leadwise_cnn": build_leadwise_cnn, "tcn": build_tcn, "lstm": build_lstm}
 
 
-def build_model(name: str, input_shape: Sequence[int], params: dict) -> keras.Model:
-    """Build one deep model by name (``cnn``, ``leadwise_cnn``, ``tcn``, ``lstm``) for beats of ``input_shape``."""
+@keras.saving.register_keras_serializable(package="hfecg_bench")
+class BagToBatch(layers.Layer):
+    """``(batch, bag, time, leads)`` -> ``(batch * bag, time, leads)``: every instance through the same body."""
+
+    def call(self, x):
+        return ops.reshape(x, (-1, ops.shape(x)[2], ops.shape(x)[3]))
+
+    def compute_output_shape(self, input_shape):
+        return (None, input_shape[2], input_shape[3])
+
+
+@keras.saving.register_keras_serializable(package="hfecg_bench")
+class BatchToBag(layers.Layer):
+    """``(batch * bag, embed)`` -> ``(batch, bag, embed)``."""
+
+    def __init__(self, bag: int, **kwargs):
+        super().__init__(**kwargs)
+        self.bag = int(bag)
+
+    def call(self, x):
+        return ops.reshape(x, (-1, self.bag, ops.shape(x)[-1]))
+
+    def compute_output_shape(self, input_shape):
+        return (None, self.bag, input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "bag": self.bag}
+
+
+@keras.saving.register_keras_serializable(package="hfecg_bench")
+class AttentionPool(layers.Layer):
+    """Attention pooling over the instances of a bag (Ilse et al. 2018): ``(batch, bag, embed)`` -> ``(batch, embed)``
+    with weights ``softmax_bag(w . tanh(V h))``."""
+
+    def __init__(self, units: int = 16, **kwargs):
+        super().__init__(**kwargs)
+        self.units = int(units)
+        self.score_hidden = layers.Dense(self.units, activation="tanh", name="att_hidden")
+        self.score_out = layers.Dense(1, name="att_score")
+
+    def call(self, h):
+        a = ops.softmax(self.score_out(self.score_hidden(h)), axis=1)      # (batch, bag, 1)
+        return ops.sum(h * a, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+def build_mil(base: keras.Model, bag: int, params: dict, pooling: str = "mean") -> keras.Model:
+    """Multiple-instance model: a bag ``(bag, n_window, n_leads)`` of one patient's beats -> ``base``'s per-beat
+    embedding -> mean or attention pooling -> dropout -> one sigmoid output for the patient."""
+    n_window, n_leads = base.input_shape[1], base.input_shape[2]
+    body = keras.Model(base.inputs, base.get_layer(EMBEDDING_OF).input, name=f"{base.name}_body")
+    inp = keras.Input(shape=(int(bag), n_window, n_leads), name="bags")
+    h = BatchToBag(bag, name="to_bags")(body(BagToBatch(name="instances")(inp)))
+    z = layers.GlobalAveragePooling1D(name="mean_pool")(h) if pooling == "mean" else AttentionPool(name="att_pool")(h)
+    return keras.Model(inp, _head(z, params, name="bag_head"), name=f"{base.name}_mil")
+
+
+def build_model(name: str, input_shape: Sequence[int], params: dict, lead_names=None, mil: str = "none") -> keras.Model:
+    """Build one deep model by name (``cnn``, ``leadwise_cnn``, ``tcn``, ``lstm``, ``shallow_hf``).
+
+    ``input_shape`` is ``(n_window, n_leads)``, or ``(bag, n_window, n_leads)`` with ``mil`` ``mean`` or
+    ``attention`` (:func:`build_mil`). ``lead_names`` (``shallow_hf``) place leads in coronary territories.
+    """
     configure_tensorflow()
-    if name not in _BUILDERS:
+    if name not in MODEL_NAMES:
         raise ParameterError("model", name, f"must be one of {', '.join(MODEL_NAMES)}")
-    if len(input_shape) != 2 or min(input_shape) < 1:
+    shape = tuple(int(s) for s in input_shape)
+    bag = None
+    if mil != "none":
+        if len(shape) != 3:
+            raise ParameterError("input_shape", shape, "must be (bag, n_window, n_leads) for multiple-instance training")
+        bag, shape = shape[0], shape[1:]
+    if len(shape) != 2 or min(shape) < 1:
         raise ParameterError("input_shape", tuple(input_shape), "must be (n_window, n_leads) with both >= 1")
-    return _BUILDERS[name]((int(input_shape[0]), int(input_shape[1])), params)
+    if name == "shallow_hf":
+        from hfecg_bench.models.shallow_hf import build_shallow_hf
+
+        base = build_shallow_hf(shape, params, lead_names)
+    else:
+        base = _BUILDERS[name](shape, params)
+    return base if bag is None else build_mil(base, bag, params, mil)
 
 
 def count_params(model: keras.Model) -> int:

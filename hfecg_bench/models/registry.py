@@ -1,16 +1,16 @@
-"""Model name -> :class:`~hfecg_bench.models.base.ModelSpec`, and the groups ``classical``, ``deep``, ``all``.
+"""Model name -> :class:`~hfecg_bench.models.base.ModelSpec`, and the groups ``classical``, ``deep``, ``ts``, ``all``.
 
 A model's family is declared on its spec only; the groups here are lists of names.
-Importing this module does not import TensorFlow (the deep specs load it when they fit).
+Importing this module does not import TensorFlow or aeon (the deep and rocket specs load them when they fit).
 
 Examples
 --------
 >>> [s.name for s in resolve_models("classical")]
 ['rf', 'svm', 'xgb', 'logreg', 'dummy']
 >>> resolve_names("rf, deep,rf")
-['rf', 'cnn', 'leadwise_cnn', 'tcn', 'lstm']
->>> get_spec("leadwise_cnn").family
-'deep'
+['rf', 'cnn', 'leadwise_cnn', 'tcn', 'lstm', 'shallow_hf']
+>>> get_spec("leadwise_cnn").family, get_spec("rocket").family
+('deep', 'ts')
 """
 from __future__ import annotations
 
@@ -18,9 +18,11 @@ from hfecg_bench.errors import ParameterError
 from hfecg_bench.models.base import ModelSpec
 from hfecg_bench.models.classical import CLASSICAL_SPECS
 from hfecg_bench.models.deep import DEEP_SPECS
+from hfecg_bench.models.rocket import ROCKET_SPECS
 
-SPECS: dict[str, ModelSpec] = {**CLASSICAL_SPECS, **DEEP_SPECS}
-GROUPS = {"classical": tuple(CLASSICAL_SPECS), "deep": tuple(DEEP_SPECS), "all": tuple(SPECS)}
+SPECS: dict[str, ModelSpec] = {**CLASSICAL_SPECS, **DEEP_SPECS, **ROCKET_SPECS}
+GROUPS = {"classical": tuple(CLASSICAL_SPECS), "deep": tuple(DEEP_SPECS), "ts": tuple(ROCKET_SPECS),
+          "all": tuple(SPECS)}
 
 
 def _unknown(name) -> ParameterError:
@@ -29,7 +31,7 @@ def _unknown(name) -> ParameterError:
 
 def get_spec(name: str) -> ModelSpec:
     """The spec of one model name (``rf``, ``svm``, ``xgb``, ``logreg``, ``dummy``, ``cnn``, ``leadwise_cnn``,
-    ``tcn``, ``lstm``); :class:`~hfecg_bench.errors.ParameterError` for any other."""
+    ``tcn``, ``lstm``, ``shallow_hf``, ``rocket``); :class:`~hfecg_bench.errors.ParameterError` for any other."""
     try:
         return SPECS[name]
     except (KeyError, TypeError):
@@ -37,7 +39,7 @@ def get_spec(name: str) -> ModelSpec:
 
 
 def resolve_names(models) -> list[str]:
-    """Model names from ``"rf,svm"``, a group (``classical``, ``deep``, ``all``) or a list of those.
+    """Model names from ``"rf,svm"``, a group (``classical``, ``deep``, ``ts``, ``all``) or a list of those.
 
     Order is kept and duplicates are dropped.
     """

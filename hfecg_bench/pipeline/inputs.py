@@ -5,6 +5,8 @@ Examples
 --------
 >>> view_label("beats_hf", (150.0, 250.0)), view_label("features", (150.0, 250.0))
 ('beats 150-250 Hz', 'features')
+>>> view_label("beats_avg", (150.0, 250.0), avg_k=20, avg_m=16)
+'beats 150-250 Hz, subset averages of 16 beats (20 per patient and epoch)'
 """
 from __future__ import annotations
 
@@ -23,14 +25,20 @@ from hfecg_bench.models.base import ModelData
 from hfecg_bench.pipeline.state import FEATURES_FILE, RunDirectory
 from hfecg_bench.progress import Progress
 
-#: Model input view -> the BeatSet band that feeds it.
-BEAT_VIEWS = {"beats_wideband": "wideband", "beats_hf": "hf"}
+#: Model input view -> the BeatSet band that feeds it (``beats_avg``: subset averages of the HF beats,
+#: drawn by the deep models themselves: :mod:`hfecg_bench.models.deep_data`).
+BEAT_VIEWS = {"beats_wideband": "wideband", "beats_hf": "hf", "beats_avg": "hf"}
 
 
-def view_label(view: str, hf_band) -> str:
-    """How the leaderboard describes a model input: ``features``, ``beats wideband``, ``beats 150-250 Hz``."""
-    if view == "beats_hf":
-        return f"beats {hf_band[0]:g}-{hf_band[1]:g} Hz"
+def view_label(view: str, hf_band, *, avg_k: int | None = None, avg_m: int | None = None) -> str:
+    """How the leaderboard describes a model input: ``features``, ``beats wideband``, ``beats 150-250 Hz``, or
+    for ``beats_avg`` the HF beats' subset averages with their size ``avg_m`` and number ``avg_k``."""
+    if view in ("beats_hf", "beats_avg"):
+        text = f"beats {hf_band[0]:g}-{hf_band[1]:g} Hz"
+        if view == "beats_avg":
+            text += ", subset averages" + (f" of {avg_m} beats" if avg_m else "") + (
+                f" ({avg_k} per patient and epoch)" if avg_k else "")
+        return text
     return view.replace("_", " ")
 
 
@@ -71,7 +79,7 @@ class RunInputs:
     run_config : RunConfig
         Its ``beats`` section cuts the beats; ``features.hf_band`` is the band of the ``beats_hf`` view.
     beatsets : dict
-        View name -> BeatSet, filled by :meth:`for_view`.
+        Band (``hf``, ``wideband``) -> BeatSet, filled by :meth:`for_view` (views of one band share it).
     timings : dict
         Seconds spent building each view.
     """
@@ -89,16 +97,16 @@ class RunInputs:
             return ModelData(features=self.features)
         if view not in BEAT_VIEWS:
             raise HfecgError(f"unknown model input view {view!r}; known: features, {', '.join(BEAT_VIEWS)}")
-        if view not in self.beatsets:
+        band = BEAT_VIEWS[view]
+        if band not in self.beatsets:
             t0 = time.monotonic()
-            band = BEAT_VIEWS[view]
             progress = Progress(f"beats ({band})", stream=self.stream)
             beats = extract_beatset(self.cohort, self.run_config.beats, band=band,
                                     hf_band=self.run_config.features.hf_band, progress=progress)
             progress.done(f"{len(beats.X)} beats")
-            self.beatsets[view] = beats
+            self.beatsets[band] = beats
             self.timings[f"{view}_s"] = round(time.monotonic() - t0, 3)
-        return ModelData(features=self.features, beats=self.beatsets[view])
+        return ModelData(features=self.features, beats=self.beatsets[band])
 
     def first_beats(self, views) -> object | None:
         """The BeatSet of the first beat view among ``views`` (for the split-leakage diagnostic), or None."""
