@@ -12,6 +12,7 @@ Prints one JSON object (per preset: per-model mean/sd AUROC over seeds, per-run 
 and a markdown table. Needs a quiet machine: about 10 minutes per run on 2 cores.
 
     HFECG_CACHE_DIR=/tmp/cache python benchmarks/bench_deep.py                      # 3 presets x 3 seeds
+    HFECG_CACHE_DIR=/tmp/cache python benchmarks/bench_deep.py --jobs 2             # the same AUROCs, sooner
     python benchmarks/bench_deep.py --presets averaging_required --seeds 5 --models dummy,shallow_hf
 """
 from __future__ import annotations
@@ -35,15 +36,17 @@ TARGETS = {"hf_effect": "gap", "realistic": "gap", "averaging_required": "avg"}
 GAP, AVG_FLOOR, DEEP_FLOOR = 0.05, 0.80, 0.45
 
 
-def one_run(preset: str, seed: int, models, out: Path, n_patients=None, config=None) -> dict:
-    """AUROC per model and the run's seconds, for one synthetic cohort."""
+def one_run(preset: str, seed: int, models, out: Path, n_patients=None, config=None, jobs=None) -> dict:
+    """AUROC per model and the run's seconds, for one synthetic cohort (``jobs``: local Dask workers; the
+    predictions are the same as serial, only the seconds change)."""
     cohort = hb.generate_cohort(preset=preset, seed=seed, **({"n_patients": n_patients} if n_patients else {}))
     t0 = time.monotonic()
-    result = hb.run(cohort, models=models, out=out, seed=seed, config=config, stream=io.StringIO())
+    result = hb.run(cohort, models=models, out=out, seed=seed, config=config, stream=io.StringIO(), jobs=jobs)
     seconds = time.monotonic() - t0
     manifest = json.loads((result.run_dir / "manifest.json").read_text())
     lb = result.leaderboard.set_index("model")
     return {"preset": preset, "seed": seed, "n_patients": len(result.plan.labels), "seconds": round(seconds, 1),
+            "jobs": jobs or 1,
             "model_seconds": manifest.get("timings", {}).get("models_s", {}),
             "auroc": {m: round(float(v), 4) for m, v in lb["auroc"].items()},
             "input": {m: str(v) for m, v in lb["input"].items()}}
@@ -71,7 +74,7 @@ def summarise(runs: list[dict]) -> dict:
         out[preset] = {"seeds": [r["seed"] for r in rs], "n_patients": rs[0]["n_patients"],
                        "auroc_mean": mean.round(3).to_dict(), "auroc_sd": sd.round(3).to_dict(),
                        "best_by_family": {f: {"model": m, "auroc": round(float(mean[m]), 3)} for f, m in best.items()},
-                       "run_seconds": [r["seconds"] for r in rs],
+                       "run_seconds": [r["seconds"] for r in rs], "jobs": rs[0].get("jobs", 1),
                        "model_seconds_mean": pd.DataFrame([r["model_seconds"] for r in rs]).mean().round(1).to_dict(),
                        "input": rs[0]["input"], "targets": checks}
     return out
@@ -92,7 +95,7 @@ def markdown(summary: dict) -> str:
     rows.append("| **targets** | | " + " | ".join(
         ", ".join(f"{k}: {'PASS' if v else 'FAIL'}" for k, v in s["targets"].items()) or "–"
         for s in summary.values()) + " |")
-    rows.append("| run seconds | | " + " | ".join(", ".join(f"{x:.0f}" for x in s["run_seconds"])
+    rows.append(f"| run seconds (--jobs {next(iter(summary.values()), {}).get('jobs', 1)}) | | " + " | ".join(", ".join(f"{x:.0f}" for x in s["run_seconds"])
                                                  for s in summary.values()) + " |")
     return "\n".join(rows)
 
@@ -105,6 +108,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--n-patients", type=int, help="override the presets' cohort sizes (a quick look)")
     ap.add_argument("--config", type=Path, help="TOML run config (e.g. a [deep] section) for every run")
     ap.add_argument("--out", type=Path, help="keep the run directories here (default: a temporary folder)")
+    ap.add_argument("--jobs", type=int, help="local Dask worker processes per run (same AUROCs, other seconds)")
     args = ap.parse_args(argv)
     models = resolve_names(args.models)
     base = args.out or Path(tempfile.mkdtemp(prefix="bench-deep-"))
@@ -115,7 +119,7 @@ def main(argv=None) -> dict:
                   file=sys.stderr)
             continue
         for seed in [int(s) for s in args.seeds.split(",")]:
-            run = one_run(preset, seed, models, base / f"{preset}-seed{seed}", args.n_patients, args.config)
+            run = one_run(preset, seed, models, base / f"{preset}-seed{seed}", args.n_patients, args.config, args.jobs)
             print(json.dumps(run), file=sys.stderr, flush=True)
             runs.append(run)
     summary = summarise(runs)
