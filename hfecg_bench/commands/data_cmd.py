@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from hfecg_bench.commands.common import add_dataset_args, add_synth_args, cohort_from_args, synth_params_from_args
 from hfecg_bench.data.ptbdb import fetch_ptbdb
 from hfecg_bench.data.synthetic import write_cohort
+from hfecg_bench.report.cohort_html import check_html_target, write_cohort_html
 
 
 def register(sub) -> None:
@@ -18,12 +20,16 @@ def register(sub) -> None:
 
     d = dsub.add_parser("describe", help="records, patients, classes, rates, leads, durations and exclusions",
                         description="Read and validate a source; print its records, patients, positives/negatives, "
-                                    "sampling rates, leads, durations and every excluded record with its reason. "
+                                    "sampling rates, leads, durations and every excluded record with its reason "
+                                    "(--html FILE: the same drawn on one self-contained page). "
                                     "Exit code 2 when the source has problems (all of them are listed), "
                                     "unless --skip-bad.")
     add_dataset_args(d, default_dataset=None)
     d.add_argument("--seed", type=int, default=0, help="seed of the synthetic cohort (default 0)")
     d.add_argument("--json", action="store_true", help="print one JSON object instead of the text summary")
+    d.add_argument("--html", type=Path, metavar="FILE",
+                   help="also draw the cohort on one self-contained HTML page (classes, sampling rates, durations, "
+                        "beats per record, exclusions with reasons, one averaged beat per class)")
     d.set_defaults(handler=describe)
 
     s = dsub.add_parser("synth", help="write the known-answer synthetic cohort as WFDB + labels.csv + truth.json",
@@ -46,12 +52,18 @@ def register(sub) -> None:
 
 
 def describe(args: argparse.Namespace) -> int:
+    if args.html:
+        check_html_target(args.html)            # before the cohort is read: a wrong path fails at once
     cohort = cohort_from_args(args, seed=args.seed, quiet=args.json)
     info = cohort.describe()
     if args.json:
         print(json.dumps(info, default=str))
-        return 0
-    print(format_description(info))
+    else:
+        print(format_description(info))
+    if args.html:
+        path = write_cohort_html(cohort, args.html)
+        # with --json, stdout holds the one JSON object only
+        print(f"wrote {path}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
 

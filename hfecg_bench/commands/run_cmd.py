@@ -27,11 +27,11 @@ def register(sub) -> None:
                     "model, and, with two or more models besides the dummy baseline, run the diagnostics and give "
                     "the verdict. Rerunning the same command with the same --out resumes an interrupted run.",
         epilog="Outputs in the run directory: folds.csv, predictions.csv, train_scores.csv, metrics.csv, "
-               "leaderboard.md, leaderboard.csv, diagnostics.json, figures/, features.parquet, fold_predictions/, "
-               "studies.db, manifest.json.")
+               "report.html, leaderboard.md, leaderboard.csv, diagnostics.json, figures/, features.parquet, "
+               "fold_predictions/, hf_view.npz, recording_properties.csv, studies.db, manifest.json.")
     p.add_argument("models", nargs="?", default="all", metavar="MODELS",
-                   help="comma-separated model names (rf, svm, xgb, logreg, dummy, cnn, leadwise_cnn, tcn, lstm) or "
-                        "a group: classical, deep, all (default: all)")
+                   help="comma-separated model names (rf, svm, xgb, logreg, dummy, cnn, leadwise_cnn, tcn, lstm, "
+                        "shallow_hf, rocket) or a group: classical, deep, ts, all (default: all)")
     add_dataset_args(p, default_dataset="synthetic")
     p.add_argument("--profile", choices=["quick", "full"], default="quick",
                    help="quick: 8 trials x 3 inner folds per outer fold, 1000 resamples (default); "
@@ -94,5 +94,5 @@ def summary_text(result: RunResult) -> str:
         lines += ["", f"verdict: {result.verdict}"] + [f"  - {r}" for r in result.diagnostics.get("reasons", [])]
     else:
         lines += ["", "verdict: not computed (it compares two or more models besides the dummy baseline)"]
-    lines += ["", f"report: {result.run_dir / 'leaderboard.md'}"]
+    lines += ["", f"report: {result.run_dir / 'report.html'} (text: leaderboard.md)"]
     return "\n".join(lines)

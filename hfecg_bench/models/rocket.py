@@ -103,7 +103,9 @@ class RocketSpec(ModelSpec):
     @property
     def input_label(self) -> str:
         band = f"{self.hf_band[0]:g}-{self.hf_band[1]:g} Hz"
-        return f"signal-averaged beat per patient: {band}" + (" + wideband" if self.profile != "quick" else "")
+        if self.profile == "quick":
+            return f"signal-averaged beat per patient: {band} log envelope, territory contrasts"
+        return f"signal-averaged beat per patient: {band} + wideband (view tuned)"
 
     def configure(self, run_config) -> "RocketSpec":
         return replace(self, hf_band=tuple(run_config.features.hf_band), hf_order=int(run_config.features.hf_order),

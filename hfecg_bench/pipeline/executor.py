@@ -37,6 +37,7 @@ import random
 import threading
 import time
 import uuid
+import warnings
 from typing import Any, Callable, Iterable, Iterator
 
 from hfecg_bench.errors import HfecgError, ParameterError
@@ -239,8 +240,14 @@ class DaskExecutor:
             return 1
 
     def share(self, obj: Any):
-        """A future of ``obj`` held by the scheduler as a task, so a worker that dies with it loses nothing."""
-        return self.client.submit(_identity, obj, pure=False, key=f"hfecg-shared-{uuid.uuid4().hex}")
+        """A future of ``obj`` held by the scheduler as a task, so a worker that dies with it loses nothing.
+
+        The object travels in the task graph once per run (a scattered copy could not be recomputed after
+        a worker death); Dask's advice against large graphs does not apply, so its warning is silenced.
+        """
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
+            return self.client.submit(_identity, obj, pure=False, key=f"hfecg-shared-{uuid.uuid4().hex}")
 
     def map(self, fn: Callable, items: Iterable, *shared) -> list:
         """``[fn(item, *shared) for item in items]`` on the cluster, results in input order."""

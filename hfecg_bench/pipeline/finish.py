@@ -21,6 +21,7 @@ from hfecg_bench.models.registry import get_spec
 from hfecg_bench.pipeline.state import (DIAGNOSTICS_FILE, FEATURES_FILE, FOLDS_FILE, MANIFEST_FILE, METRICS_FILE,
                                         PREDICTIONS_FILE, RunDirectory)
 from hfecg_bench.report.leaderboard import build_leaderboard
+from hfecg_bench.report.hfview import write_run_hf_view
 from hfecg_bench.report.render import render_report
 
 #: Fewest models besides the baseline for the diagnostics to compare anything.
@@ -61,6 +62,7 @@ def diagnose_and_report(run_dir: RunDirectory, inputs, plan, metrics: pd.DataFra
     truth = (inputs.cohort.info or {}).get("truth")
     if truth:
         write_json(run_dir.file("truth.json"), truth, sort_keys=True)
+    write_run_hf_view(run_dir.path, inputs.cohort, inputs.run_config, plan.labels)  # the report's HF-QRS view
     families = {m: get_spec(m).family for m in metrics["model"]}
     competing = [m for m, f in families.items() if f != "baseline"]
     diagnostics: dict = {}

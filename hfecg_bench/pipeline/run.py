@@ -48,6 +48,7 @@ from hfecg_bench.pipeline.manifest import run_manifest, run_state
 from hfecg_bench.pipeline.state import (FOLDS_FILE, METRICS_FILE, PREDICTIONS_FILE, STUDIES_DB, TRAIN_SCORES_FILE,
                                         RunDirectory, default_out)
 from hfecg_bench.pipeline.units import StudyStore, check_workers, run_unit_here, run_unit_remote, unit_log
+from hfecg_bench.report.importance import save_importance
 from hfecg_bench.runtime import setup_runtime, tf_threads
 
 PRED_COLUMNS = ["model", "patient_id", "fold", "label", "prob", "threshold"]
@@ -246,6 +247,8 @@ def _run_units(units, tasks, inputs: RunInputs, executor, run_dir: RunDirectory,
         unit_log(log, stream)
         if trials is not None:  # tuned on a worker: into the run's studies.db before the unit counts as done
             store.replace(task.study_name, trials)
+        if result.importance is not None:  # before save_fold: the summary written last marks the unit done
+            save_importance(run_dir.path, task.spec.name, task.fold, result.importance)
         run_dir.save_fold(task.spec.name, task.fold, result.predictions, result.summary, result.curves)
         seconds[task.spec.name] += result.summary["fit_seconds"]
         s, p = result.summary, result.predictions

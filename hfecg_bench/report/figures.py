@@ -23,6 +23,11 @@ def _save(fig, path: Path) -> Path:
 
 
 def roc_figure(pred: pd.DataFrame, order: list[str], path: Path) -> Path:
+    """Patient-level out-of-fold ROC curves of every model, in leaderboard order, saved as ``path``."""
+    return _save(roc_plot(pred, order), path)
+
+
+def roc_plot(pred: pd.DataFrame, order: list[str]) -> Figure:
     """Patient-level out-of-fold ROC curves of every model, in leaderboard order."""
     fig, ax = _subplots(figsize=(6, 5.5))
     for m in order:
@@ -34,10 +39,15 @@ def roc_figure(pred: pd.DataFrame, order: list[str], path: Path) -> Path:
     ax.plot([0, 1], [0, 1], "k:", lw=1)
     ax.set(xlabel="1 - specificity", ylabel="sensitivity", title="Out-of-fold ROC, patient level")
     ax.legend(fontsize=8, loc="lower right")
-    return _save(fig, path)
+    return fig
 
 
 def confusion_figure(pred: pd.DataFrame, order: list[str], path: Path) -> Path:
+    """:func:`confusion_plot` saved as ``path``."""
+    return _save(confusion_plot(pred, order), path)
+
+
+def confusion_plot(pred: pd.DataFrame, order: list[str]) -> Figure:
     """Confusion matrices at each fold's training-chosen threshold, one panel per model."""
     n = len(order)
     cols = min(5, n)
@@ -53,10 +63,15 @@ def confusion_figure(pred: pd.DataFrame, order: list[str], path: Path) -> Path:
         for (i, j), v in np.ndenumerate(cm):
             ax.text(j, i, str(v), ha="center", va="center", color="black")
         ax.set(xticks=[0, 1], yticks=[0, 1], xlabel="predicted", ylabel="true", title=m)
-    return _save(fig, path)
+    return fig
 
 
 def learning_curve_figure(finding: dict, path: Path) -> Path:
+    """:func:`learning_curve_plot` saved as ``path``."""
+    return _save(learning_curve_plot(finding), path)
+
+
+def learning_curve_plot(finding: dict) -> Figure:
     """Patient-level AUROC against training patients: mean of the repeats with their range, and the fitted
     inverse power law extended to twice the patients with the projected gain's interval."""
     pts = finding.get("points") or []
@@ -81,10 +96,15 @@ def learning_curve_figure(finding: dict, path: Path) -> Path:
     ax.axhline(0.5, color="k", ls=":", lw=1)
     ax.set(xlabel="training patients per fold", ylabel="out-of-fold AUROC",
            title=f"Learning curve ({finding.get('model', '')})")
-    return _save(fig, path)
+    return fig
 
 
 def ablation_figure(finding: dict, path: Path) -> Path:
+    """:func:`ablation_plot` saved as ``path``."""
+    return _save(ablation_plot(finding), path)
+
+
+def ablation_plot(finding: dict) -> Figure:
     """AUROC of each feature group alone and of all groups together."""
     res = finding.get("groups") or {}
     names = list(res)
@@ -95,10 +115,15 @@ def ablation_figure(finding: dict, path: Path) -> Path:
     ax.barh(names, vals, xerr=err if len(names) else None, color="tab:blue", alpha=0.8)
     ax.axvline(0.5, color="k", ls=":", lw=1)
     ax.set(xlim=(0, 1), xlabel="out-of-fold AUROC", title=f"Feature-group ablation ({finding.get('model', '')})")
-    return _save(fig, path)
+    return fig
 
 
 def training_curve_figures(curve_dir: Path, out_dir: Path) -> list[Path]:
+    """:func:`training_curve_plots` saved as ``out_dir/training_<model>.png``."""
+    return [_save(fig, Path(out_dir) / f"training_{model}.png") for model, fig in training_curve_plots(curve_dir).items()]
+
+
+def training_curve_plots(curve_dir: Path) -> dict[str, Figure]:
     """One figure per deep model: loss and AUROC per epoch, train and validation, one line per fold.
 
     Reads the pipeline's ``<model>_fold<k>_curve_history.csv`` files in ``curve_dir``.
@@ -108,7 +133,7 @@ def training_curve_figures(curve_dir: Path, out_dir: Path) -> list[Path]:
     for f in files:
         model, _, rest = f.stem.rpartition("_fold")
         by_model.setdefault(model or f.stem, []).append((rest.split("_")[0], pd.read_csv(f)))
-    paths = []
+    figs = {}
     for model, runs in sorted(by_model.items()):
         fig, (a1, a2) = _subplots(1, 2, figsize=(9, 3.5))
         for fold, h in runs:
@@ -121,5 +146,5 @@ def training_curve_figures(curve_dir: Path, out_dir: Path) -> list[Path]:
         a1.set(xlabel="epoch", ylabel="loss", title=f"{model}: loss (solid train, dashed validation)")
         a2.set(xlabel="epoch", ylabel="AUROC (beats)", title=f"{model}: AUROC")
         a2.legend(fontsize=7)
-        paths.append(_save(fig, Path(out_dir) / f"training_{model}.png"))
-    return paths
+        figs[model] = fig
+    return figs

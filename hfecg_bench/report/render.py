@@ -1,4 +1,7 @@
-"""Render a run's report from its saved files only: no refitting, so `report RUN_DIR` takes seconds."""
+"""Render a run's report from its saved files only: no refitting, so `report RUN_DIR` takes seconds.
+
+The markdown leaderboard and the PNG files stay for readers of the folder; ``report.html`` is the one page
+with everything (:mod:`.sections`)."""
 from __future__ import annotations
 
 import json
@@ -10,20 +13,14 @@ import pandas as pd
 from hfecg_bench.errors import HfecgError
 from hfecg_bench.io import write_atomic, write_csv
 from hfecg_bench.report import figures
+from hfecg_bench.report.html import REPORT_FILE, write_page
 from hfecg_bench.report.leaderboard import build_leaderboard, leaderboard_markdown_table
-
-VERDICT_TEXT = {
-    "no_signal": "No model beats chance, and the cohort was large enough to see a moderate effect.",
-    "data_limited": "There is signal (or the cohort is too small to tell), and more or cleaner data is what would help.",
-    "model_limited": "A model family misses, with significance, what another family finds on the same folds.",
-    "near_ceiling": "The best model is near this cohort's ceiling: the projected gain from more patients is not "
-                    "distinguishable from zero, and no model family misses the signal outright.",
-    "undetermined": "A finding the verdict needs failed or was skipped; it is named below instead of being guessed.",
-}
+from hfecg_bench.report.sections import VERDICT_TEXT, report_context
 
 
 def render_report(run_dir: Path) -> dict[str, Path]:
-    """Write leaderboard.csv, leaderboard.md and figures/ into ``run_dir``; return what was written."""
+    """Write leaderboard.csv, leaderboard.md, figures/ and the self-contained report.html into ``run_dir``;
+    return what was written."""
     run_dir = Path(run_dir)
     for need in ("metrics.csv", "predictions.csv"):
         if not (run_dir / need).exists():
@@ -46,6 +43,8 @@ def render_report(run_dir: Path) -> dict[str, Path]:
         written[p.stem] = p
     md = markdown(lb, diag, manifest, [p for k, p in written.items() if p.suffix == ".png"], run_dir)
     written["leaderboard.md"] = write_atomic(run_dir / "leaderboard.md", md)
+    written[REPORT_FILE] = write_page(run_dir / REPORT_FILE, "report.html.j2",
+                                      **report_context(run_dir, lb, pred, diag, manifest))
     return written
 
 
@@ -57,7 +56,8 @@ def verdict_lines(diag: dict) -> list[str]:
         lines += ["Causes:", ""]
         for c in causes:
             p = c.get("p_value")
-            lines.append(f"- **{c['cause']}**: {c['evidence']}" + (f" (p = {p:.4g})" if isinstance(p, (int, float)) else ""))
+            shown = isinstance(p, (int, float)) and "p = " not in c["evidence"]     # most evidence states its p
+            lines.append(f"- **{c['cause']}**: {c['evidence']}" + (f" (p = {p:.4g})" if shown else ""))
         lines.append("")
     lines += [f"- {r}" for r in diag.get("reasons", [])] + [""]
     confound = next((f for f in diag.get("findings", []) if f.get("kind") == "acquisition_confound"), None)
