@@ -76,26 +76,39 @@ def raz_scan(env: np.ndarray, fs: float, noise: np.ndarray, config: FeatureConfi
     n_max : ndarray of int (n_leads,)
         Local maxima found.
     """
-    n, n_leads = env.shape
+    n_leads = env.shape[1]
+    count = np.zeros(n_leads, dtype=np.int64)
+    depth = np.zeros(n_leads)
+    n_max = np.zeros(n_leads, dtype=np.int64)
+    for j, peaks, _, rel, ok in raz_dips_by_lead(env, fs, noise, config):
+        n_max[j] = len(peaks)
+        depth[j] = float(rel.max(initial=0.0))
+        count[j] = int(ok.sum())
+    return count, depth, n_max
+
+
+def raz_dips_by_lead(env: np.ndarray, fs: float, noise: np.ndarray, config: FeatureConfig):
+    """The RAZ criterion of :func:`raz_scan`, lead by lead: yields ``(lead, local maxima, dip samples, relative
+    dips, passes)`` for every lead, the dips being the envelope minima between consecutive maxima (empty arrays
+    with fewer than two maxima). :func:`raz_scan` counts them; the report draws where they are.
+    """
     half = max(1, int(round(config.raz_neighbour_ms * fs / 1000.0)))
     local = maximum_filter1d(env, size=2 * half + 1, axis=0, mode="constant", cval=np.inf) == env
     local[0] = local[-1] = False
     local &= env >= config.raz_min_peak_fraction * env.max(axis=0, keepdims=True)
-    count = np.zeros(n_leads, dtype=np.int64)
-    depth = np.zeros(n_leads)
-    n_max = local.sum(axis=0)
-    for j in np.flatnonzero(n_max >= 2):                       # a loop over leads (<= 15), not samples
+    for j in range(env.shape[1]):                                 # a loop over leads (<= 15), not samples
         peaks = np.flatnonzero(local[:, j])
+        if len(peaks) < 2:
+            yield j, peaks, np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=bool)
+            continue
         e = env[:, j]
-        mins = np.minimum.reduceat(e, peaks)[:-1]             # min between consecutive maxima
+        where = peaks[:-1] + np.array([int(np.argmin(e[a:b])) for a, b in zip(peaks[:-1], peaks[1:])])
         smaller = np.minimum(e[peaks[:-1]], e[peaks[1:]])
-        rel = 1.0 - mins / np.where(smaller > 0, smaller, np.inf)
-        depth[j] = float(rel.max(initial=0.0))
+        rel = 1.0 - e[where] / np.where(smaller > 0, smaller, np.inf)
         ok = rel >= config.raz_min_depth
         if np.isfinite(noise[j]):
-            ok &= (smaller - mins) >= config.raz_noise_factor * noise[j]
-        count[j] = int(ok.sum())
-    return count, depth, n_max
+            ok &= (smaller - e[where]) >= config.raz_noise_factor * noise[j]
+        yield j, peaks, where, rel, ok
 
 
 def hf_features(ctx: BeatContext, config: FeatureConfig) -> GroupResult:

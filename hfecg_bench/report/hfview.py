@@ -32,14 +32,13 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d
 from scipy.signal import hilbert
 
 from hfecg_bench.beats.config import BeatConfig
 from hfecg_bench.beats.filters import bandpass
 from hfecg_bench.beats.pipeline import beats_from_record
 from hfecg_bench.features.config import FeatureConfig
-from hfecg_bench.features.hf import hf_band_for
+from hfecg_bench.features.hf import hf_band_for, raz_dips_by_lead
 from hfecg_bench.io import write_atomic
 
 HF_VIEW_FILE = "hf_view.npz"
@@ -49,7 +48,8 @@ WINDOW_MS = (-90.0, 110.0)
 
 def raz_dips(env: np.ndarray, fs: float, noise: np.ndarray, config: FeatureConfig | None = None) -> list[tuple]:
     """Where the reduced amplitude zones of an HF envelope are: the criterion of
-    :func:`~hfecg_bench.features.hf.raz_scan`, returning locations instead of counts.
+    :func:`~hfecg_bench.features.hf.raz_scan` (one implementation, :func:`~hfecg_bench.features.hf.raz_dips_by_lead`),
+    returning locations instead of counts.
 
     Parameters
     ----------
@@ -80,23 +80,8 @@ def raz_dips(env: np.ndarray, fs: float, noise: np.ndarray, config: FeatureConfi
     [1, 0]
     """
     config = config or FeatureConfig()
-    half = max(1, int(round(config.raz_neighbour_ms * fs / 1000.0)))
-    local = maximum_filter1d(env, size=2 * half + 1, axis=0, mode="constant", cval=np.inf) == env
-    local[0] = local[-1] = False
-    local &= env >= config.raz_min_peak_fraction * env.max(axis=0, keepdims=True)
-    out = []
-    for j in np.flatnonzero(local.sum(axis=0) >= 2):                 # a loop over leads, not samples
-        peaks = np.flatnonzero(local[:, j])
-        e = env[:, j]
-        segs = [e[a:b] for a, b in zip(peaks[:-1], peaks[1:])]
-        where = np.array([a + int(np.argmin(s)) for a, s in zip(peaks[:-1], segs)])
-        smaller = np.minimum(e[peaks[:-1]], e[peaks[1:]])
-        rel = 1.0 - e[where] / np.where(smaller > 0, smaller, np.inf)
-        ok = rel >= config.raz_min_depth
-        if np.isfinite(noise[j]):
-            ok &= (smaller - e[where]) >= config.raz_noise_factor * noise[j]
-        out += [(int(j), int(w), float(r)) for w, r in zip(where[ok], rel[ok])]
-    return out
+    return [(int(j), int(w), float(r)) for j, _, where, rel, ok in raz_dips_by_lead(env, fs, noise, config)
+            for w, r in zip(where[ok], rel[ok])]
 
 
 def _record_hf(cohort, leads, beat_config: BeatConfig, feature_config: FeatureConfig, labels: dict):
