@@ -8,6 +8,7 @@ Record probabilities are averaged per patient. Search spaces live in each spec's
 """
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass
 
@@ -31,7 +32,15 @@ from hfecg_bench.evaluation.metrics import aggregate_patient_probs
 from hfecg_bench.models.base import FitResult, ModelData, ModelSpec
 
 K_CHOICES = (10, 30, 100, 300, 0)  # 0 = all features
-N_JOBS = 2  # RandomForest threads; XGBoost uses 1 (OpenMP spin-waits badly on a loaded 2-core machine)
+#: RandomForest threads in this process (``HFECG_RF_THREADS``; a Dask worker sets 1: the worker processes are
+#: the parallelism there). The trees are the same with any count. XGBoost uses 1 (OpenMP spin-waits badly on
+#: a loaded 2-core machine).
+N_JOBS = 2
+
+
+def forest_threads() -> int:
+    """RandomForest threads: ``HFECG_RF_THREADS`` if set, else :data:`N_JOBS`."""
+    return max(1, int(os.environ.get("HFECG_RF_THREADS", N_JOBS)))
 
 
 @dataclass
@@ -108,6 +117,9 @@ class _Base(ModelSpec):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model.fit(m.X[tr], y, **fit_params)
+            # a threaded forest adds its trees' probabilities in whatever order the threads finish (last-bit
+            # differences between identical runs); one thread sums them in tree order
+            model.set_params(**{f"{name}__n_jobs": 1 for name, step in model.steps if "n_jobs" in step.get_params()})
             p_tr = model.predict_proba(m.X[tr])[:, 1]
             p_te = model.predict_proba(m.X[te])[:, 1] if len(te) else np.empty(0)
         info = {"n_train_records": int(len(tr)), "n_test_records": int(len(te))}
@@ -198,7 +210,7 @@ class RandomForestSpec(_Base):
         return RandomForestClassifier(n_estimators=int(params["n_estimators"]), max_depth=params["max_depth"],
                                       min_samples_leaf=int(params["min_samples_leaf"]),
                                       max_features=params["max_features"], class_weight="balanced",
-                                      n_jobs=N_JOBS, random_state=seed)
+                                      n_jobs=forest_threads(), random_state=seed)
 
 
 class SVMSpec(_Base):

@@ -141,7 +141,9 @@ def prepare_worker(tf_threads: int) -> dict:
 
     TensorFlow's intra-op thread count changes the order of its floating-point reductions, hence the
     predictions (checked: 1 thread instead of 2 changes ``predictions.csv`` of a leadwise_cnn run), so
-    workers use the count of the run, not one derived from their cores. BLAS / OpenMP pools stay at the
+    workers use the count of the run, not one derived from their cores. RandomForest fits one tree at a time
+    (its trees do not depend on the thread count), so two workers on two cores do not fight over them. BLAS /
+    OpenMP pools stay at the
     one thread Dask gives its worker processes (no change in the numbers: the classical models' fits are
     the same with 1 or 2 BLAS threads).
     """
@@ -149,6 +151,7 @@ def prepare_worker(tf_threads: int) -> dict:
     if _prepared is None:
         isolate_random()
         os.environ["HFECG_TF_THREADS"] = str(int(tf_threads))
+        os.environ["HFECG_RF_THREADS"] = "1"   # one core per worker process; the same trees as with 2 threads
         from hfecg_bench.runtime import setup_runtime
 
         _prepared = setup_runtime(quiet=True) | {"pid": os.getpid()}
