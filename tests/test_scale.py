@@ -148,6 +148,24 @@ def test_each_worker_thread_has_its_own_random_generator():
     assert out.stdout.strip() == "True", out.stderr[-2000:]
 
 
+def test_random_forest_probabilities_do_not_depend_on_threads(cohort_and_table, monkeypatch):
+    """Dask workers fit the forest on one thread, the driver on two: the same probabilities to the last bit,
+    run after run (a threaded predict once summed the trees in thread-finishing order)."""
+    from hfecg_bench.models.base import ModelData
+    from hfecg_bench.models.classical import CLASSICAL_SPECS
+
+    _, table = cohort_and_table
+    patients = sorted(set(table.frame["patient_id"].astype(str)))
+    spec = CLASSICAL_SPECS["rf"]
+    probs = []
+    for threads in ("2", "1", "2"):
+        monkeypatch.setenv("HFECG_RF_THREADS", threads)
+        res = spec.fit_predict(ModelData(features=table), patients[::2], patients[1::2],
+                               spec.default_params("quick"), 3, "quick")
+        probs.append(res.test_prob.to_numpy().tobytes())
+    assert probs[0] == probs[1] == probs[2]
+
+
 # ---------------------------------------------------------------- runs
 
 
