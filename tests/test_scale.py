@@ -33,6 +33,12 @@ def slow_square(x, delay):
     return x * x
 
 
+def first_is_slow(x, delay):
+    """Item 0 sleeps ``delay`` s, the others return at once: whichever worker gets them, they finish first."""
+    time.sleep(delay if x == 0 else 0.0)
+    return x * x
+
+
 def fails_on_two(x):
     if x == 2:
         raise HfecgError("record r2: bad")
@@ -81,7 +87,7 @@ def test_dask_executor_returns_input_order_and_counts():
         assert isinstance(ex, DaskExecutor) and ex.n_workers == 2
         delay = ex.share(0.8)
         assert ex.map(slow_square, [0, 1, 2], delay) == [0, 1, 4]
-        order = [i for i, _ in ex.as_completed(slow_square, [0, 1, 2], delay)]
+        order = [i for i, _ in ex.as_completed(first_is_slow, [0, 1, 2], ex.share(3.0))]
         assert sorted(order) == [0, 1, 2] and order[0] != 0, "finishing order is not input order"
         assert ex.counts() == {"done": 3, "running": 0, "queued": 0}
         with pytest.raises(HfecgError, match="record r2: bad"):  # a task's own error is the answer, not retried

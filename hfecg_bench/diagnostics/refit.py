@@ -70,46 +70,31 @@ def out_of_fold(spec, data: ModelData, plan, seed: int, profile: str, *, fractio
     return pd.concat(parts).sort_index()
 
 
-def learning_curve(spec, data: ModelData, plan, seed: int, profile: str,
-                   fractions=(0.25, 0.5, 0.75, 1.0), repeats: int = 2) -> dict:
-    """AUROC against the fraction of training patients, and the slope at full size.
+def ablation_fit(groups: tuple, model: str, data: ModelData, plan, seed: int, profile: str) -> pd.Series:
+    """Out-of-fold probabilities of ``model`` (default parameters) on the feature ``groups`` only: a module-level
+    function, so that a Dask worker can run it."""
+    from hfecg_bench.models.registry import get_spec
 
-    Smaller fractions are repeated ``repeats`` times with different subsets and their
-    probabilities averaged per patient (less subset noise). The slope is the AUROC gained
-    per extra 10% of training patients between the last two points.
+    view = ModelData(features=GroupView(data.features, groups), beats=data.beats)
+    return out_of_fold(get_spec(model), view, plan, seed, profile)
+
+
+def ablation(spec, data: ModelData, plan, seed: int, profile: str, groups=FEATURE_GROUPS, executor=None) -> dict:
+    """AUROC of ``spec`` on each feature group alone and on all groups together, same folds.
+
+    ``executor`` spreads the refits (one task per group set; results in input order, so the numbers do not
+    depend on it); serial in this process by default.
     """
-    y = plan.labels
-    points = []
-    n_train_full = float(np.mean([len(plan.split(k)[0]) for k in range(plan.n_folds)]))
-    for f in fractions:
-        reps = 1 if f >= 1.0 else repeats
-        prob = pd.concat([out_of_fold(spec, data, plan, seed, profile, fraction=f, repeat=r) for r in range(reps)],
-                         axis=1).mean(axis=1)
-        yy = y.loc[prob.index].to_numpy(int)
-        points.append({"fraction": f, "n_train_patients": round(f * n_train_full, 1), **_with_ci(yy, prob.to_numpy())})
-    a, b = points[-2], points[-1]
-    slope = (b["auroc"] - a["auroc"]) / ((b["fraction"] - a["fraction"]) * 10)
-    rising = slope > 0.01
-    return {
-        "kind": "learning_curve",
-        "summary": (f"{spec.name} (default parameters): AUROC {points[0]['auroc']:.3f} at {fractions[0]:.0%} of the "
-                    f"training patients -> {b['auroc']:.3f} at 100%; slope at full size {slope:+.3f} per +10% patients "
-                    f"({'still rising' if rising else 'flat'})"),
-        "model": spec.name,
-        "points": points,
-        "slope_per_10pct": round(float(slope), 4),
-        "rising": bool(rising),
-    }
-
-
-def ablation(spec, data: ModelData, plan, seed: int, profile: str, groups=FEATURE_GROUPS) -> dict:
-    """AUROC of ``spec`` on each feature group alone and on all groups together, same folds."""
     table = data.features
     present = [g for g in groups if table.feature_columns([g])]
+    sets = [(g, (g,)) for g in present] + [("all", tuple(present))]
+    if executor is None:
+        probs = [ablation_fit(gs, spec.name, data, plan, seed, profile) for _, gs in sets]
+    else:
+        probs = executor.map(ablation_fit, [gs for _, gs in sets], spec.name, executor.share(data), plan, seed,
+                             profile)
     results = {}
-    for name, gs in [(g, (g,)) for g in present] + [("all", tuple(present))]:
-        view = ModelData(features=GroupView(table, gs), beats=data.beats)
-        prob = out_of_fold(spec, view, plan, seed, profile)
+    for (name, gs), prob in zip(sets, probs):
         results[name] = {"n_features": len(table.feature_columns(list(gs))),
                          **_with_ci(plan.labels.loc[prob.index].to_numpy(int), prob.to_numpy())}
     alone = {k: v for k, v in results.items() if k != "all"}

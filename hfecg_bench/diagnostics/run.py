@@ -121,7 +121,7 @@ def run_diagnostics(run_dir: Path, data, plan, *, seed: int, profile: str, famil
     if data.features is not None and len(classical):
         spec = get_spec(str(classical.iloc[0]["model"]))
         step("learning_curve", lambda: learning_curve(spec, data, plan, seed, profile, executor=executor))
-        step("ablation", lambda: {"status": "ok", **refit.ablation(spec, data, plan, seed, profile)})
+        step("ablation", lambda: {"status": "ok", **refit.ablation(spec, data, plan, seed, profile, executor=executor)})
     else:
         findings.append({"kind": "learning_curve", "status": "skipped", "significant": None,
                          "summary": "skipped: the learning curve refits a classical model, and this run has none"})
