@@ -162,7 +162,12 @@ class SampleMaker:
             rows = np.arange(len(pool.patients)) if self.cap_rows is None else self.cap_rows
             X, pats = pool.X[rows], pool.patients[rows]
             X = self._augment(X, pats, pool, rows, np.ones(rows.size), rng)
-        y = np.array([labels[p] for p in pats], dtype=np.float32)
+        keys = np.asarray(list(labels))
+        order = np.argsort(keys)
+        at = np.minimum(np.searchsorted(keys[order], pats), len(keys) - 1)     # one vectorised lookup per epoch
+        if not np.array_equal(keys[order][at], pats):
+            raise KeyError(f"samples of patients without a label, e.g. {pats[keys[order][at] != pats][:3]}")
+        y = np.asarray(list(labels.values()), dtype=np.float32)[order][at]
         order = rng.permutation(len(y))
         return self.finish(X, pool.fs)[order], y[order], class_weights(y)[order]
 
