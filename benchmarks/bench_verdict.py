@@ -40,7 +40,9 @@ confounded cohorts, and every scenario run it gets wrong. Results go to ``--resu
 ``benchmarks/results``): ``verdict.md`` and ``verdict.json`` (``verdict.quick.*`` for ``--quick``).
 
 Runs are cached by scenario, seed and settings under ``--work`` (default ``$HFECG_CACHE_DIR/bench_verdict``):
-an interrupted benchmark resumes, an interrupted run directory is resumed by the package itself.
+an interrupted benchmark resumes, an interrupted run directory is resumed by the package itself. A cached
+run made with other diagnostics code (``hfecg_bench/diagnostics``) is re-diagnosed from its run directory
+(``diagnose RUN_DIR``, no refit), so the table always shows the current verdict rules.
 
 Usage::
 
@@ -448,24 +450,47 @@ def summarise(run_dir: Path, truth_dir: Path) -> dict:
             "label_noise": {k: by.get("label_noise", {}).get(k) for k in ("status", "significant", "p_value")},
             "confound": {k: by.get("acquisition_confound", {}).get(k) for k in ("status", "significant", "p_value")},
             "learning_curve_rising": by.get("learning_curve", {}).get("rising"),
+            "learning_curve": {k: by.get("learning_curve", {}).get(k) for k in ("gain_at_2x", "gain_at_4x", "gain_4x_lo",
+                                                                               "gain_4x_hi", "more_patients_help")},
             "model_comparison": by.get("model_comparison", {}).get("summary"),
             "best_model": str(best["model"]), "best_auroc": round(float(best["auroc"]), 4),
             "aurocs": {str(k): round(float(v), 4) for k, v in zip(m["model"], m["auroc"])},
             "planted_oracle_auroc": oracle}
 
 
+def diagnostics_digest() -> str:
+    """Short hash of the diagnostics and verdict code: a cached run whose summary has another digest is
+    re-diagnosed (``diagnose RUN_DIR``: the models are not refitted, the findings and verdict are recomputed)."""
+    files = sorted((ROOT / "hfecg_bench" / "diagnostics").glob("*.py"))
+    return hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()[:12]
+
+
 def run_one(s: Scenario, seed: int, work: Path, timeout: float, log) -> dict:
-    """Run (or resume, or read from the cache) one scenario at one seed; a crash is retried once."""
+    """Run (or resume, or read from the cache) one scenario at one seed; a crash is retried once.
+
+    A cached run made with other diagnostics code is re-diagnosed from its run directory, without refitting."""
     spec = {k: v for k, v in asdict(s).items() if k != "config" or v}    # runs cached before ``config`` existed
     tag = hashlib.sha256(json.dumps([spec, seed, run_args(s, seed), DURATION_S, CONFOUND_S]).encode()).hexdigest()[:8]
     base = work / "runs" / f"{s.name}__s{seed}__{tag}"
     cached = base / "summary.json"
     if cached.exists():
-        return json.loads(cached.read_text())
+        old = json.loads(cached.read_text())
+        run_dir = base / "run"
+        if old.get("status") != "ok" or old.get("diagnostics") == diagnostics_digest() or not run_dir.exists():
+            return old
+        t0 = time.monotonic()
+        p = _cli(["diagnose", str(run_dir)], base / "log.txt", timeout)
+        if p.returncode != 0:
+            return {**old, "status": "crashed", "verdict": "crashed", "error": f"diagnose exit {p.returncode}"}
+        data_dir = base / "data" if s.kind == "confound" else run_dir
+        out = {**old, **summarise(run_dir, data_dir), "diagnostics": diagnostics_digest(),
+               "rediagnosed_seconds": round(time.monotonic() - t0, 1)}
+        cached.write_text(json.dumps(out, indent=1) + "\n")
+        return out
     base.mkdir(parents=True, exist_ok=True)
     log_path, run_dir = base / "log.txt", base / "run"
     t0 = time.monotonic()
-    out = {"scenario": s.name, "seed": seed, "generator": generator_digest()}
+    out = {"scenario": s.name, "seed": seed, "generator": generator_digest(), "diagnostics": diagnostics_digest()}
     try:
         args = run_args(s, seed)
         if s.config:

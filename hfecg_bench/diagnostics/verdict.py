@@ -14,8 +14,10 @@ Each cause is ``{"cause", "evidence", "p_value"}``; the verdict is the most basi
                       (``label_noise``), or a cohort underpowered for a moderate effect (``sample_size``);
    ``model_limited``  a model family's best falls short of another family's, with significance after
                       re-picking each family's best in every bootstrap resample (``model_family``);
-   ``data_limited``   the learning curve's projected gain at twice the patients has an interval above 0
-                      (``sample_size``);
+   ``data_limited``   more patients would help (``sample_size``): the learning curve is still rising (its
+                      projected gain at twice the patients has an interval above 0) or its projected gain
+                      at four times the patients exceeds 0.03 AUROC, the definition of data_limited in
+                      ``benchmarks/bench_verdict.py`` (see :mod:`~hfecg_bench.diagnostics.learning`);
    ``near_ceiling``   none of these.
 """
 from __future__ import annotations
@@ -140,7 +142,7 @@ def decide(findings: list[dict]) -> tuple[str, list[str], list[dict]]:
     model_cause = ({"cause": "model_family", "evidence": comp["summary"], "p_value": comp["misses"][0]["p_value"]}
                    if comp.get("misses") else None)
     curve_cause = ({"cause": "sample_size", "evidence": curve["summary"], "p_value": None}
-                   if curve.get("rising") else None)
+                   if curve.get("more_patients_help", curve.get("rising")) else None)
     if any(c["cause"] in DATA_CAUSES for c in causes):
         verdict = "data_limited"
     elif model_cause:
@@ -157,4 +159,6 @@ def decide(findings: list[dict]) -> tuple[str, list[str], list[dict]]:
     reasons += [c["evidence"] for c in causes]
     if verdict == "near_ceiling":
         reasons.append(f"near this cohort's ceiling: {curve['summary']}; {comp['summary']}")
+    if noise.get("identifiable") is False:     # not a cause, but the ceiling may be the labels': say so
+        reasons.append(f"label noise can be neither claimed nor excluded here: {noise['summary']}")
     return verdict, reasons, causes

@@ -73,7 +73,7 @@ def learning_curve_figure(finding: dict, path: Path) -> Path:
 
 def learning_curve_plot(finding: dict) -> Figure:
     """Patient-level AUROC against training patients: mean of the repeats with their range, and the fitted
-    inverse power law extended to twice the patients with the projected gain's interval."""
+    inverse power law extended to four times the patients with the projected gains' intervals (2x, 4x)."""
     pts = finding.get("points") or []
     fig, ax = _subplots(figsize=(5, 4))
     if pts:
@@ -85,13 +85,15 @@ def learning_curve_plot(finding: dict) -> Figure:
         ax.plot(x, y, "o", label="mean of repeats")
         fit = finding.get("fit")
         if fit:
-            xs = np.linspace(x.min(), 2 * x.max(), 100)
+            far = 4 if finding.get("gain_4x_lo") is not None else 2
+            xs = np.linspace(x.min(), far * x.max(), 100)
             ax.plot(xs, fit["a"] - fit["b"] * xs ** -fit["c"], "-", lw=1, label="a - b n^-c")
-            if finding.get("gain_lo") is not None:
-                top = fit["a"] - fit["b"] * x.max() ** -fit["c"]
-                ax.errorbar([2 * x.max()], [top + finding["gain_at_2x"]], capsize=3, fmt="s",
-                            yerr=[[finding["gain_at_2x"] - finding["gain_lo"]], [finding["gain_hi"] - finding["gain_at_2x"]]],
-                            label="projected at 2x (95% CI)")
+            top = fit["a"] - fit["b"] * x.max() ** -fit["c"]
+            for k, gain, glo, ghi in ((2, "gain_at_2x", "gain_lo", "gain_hi"), (4, "gain_at_4x", "gain_4x_lo", "gain_4x_hi")):
+                if finding.get(glo) is not None:
+                    ax.errorbar([k * x.max()], [top + finding[gain]], capsize=3, fmt="s",
+                                yerr=[[finding[gain] - finding[glo]], [finding[ghi] - finding[gain]]],
+                                label=f"projected at {k}x (95% CI)")
         ax.legend(fontsize=7, loc="lower right")
     ax.axhline(0.5, color="k", ls=":", lw=1)
     ax.set(xlabel="training patients per fold", ylabel="out-of-fold AUROC",
