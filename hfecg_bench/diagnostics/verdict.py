@@ -10,13 +10,13 @@ Each cause is ``{"cause", "evidence", "p_value"}``; the verdict is the most basi
                       target; cause ``sample_size``) or the label is predictable from how the records were
                       made (cause ``acquisition_confound``); otherwise ``no_signal``.
 3. signal:
-   ``data_limited``   an acquisition confound, a significant excess of contradicted labels
-                      (``label_noise``), or a cohort underpowered for a moderate effect (``sample_size``);
+   ``data_limited``   an acquisition confound, a significant excess of contradicted labels that costs more
+                      than 0.03 AUROC (``label_noise``), or a cohort underpowered for a moderate effect
+                      (``sample_size``);
    ``model_limited``  a model family's best falls short of another family's, with significance after
                       re-picking each family's best in every bootstrap resample (``model_family``);
-   ``data_limited``   more patients would help (``sample_size``): the learning curve is still rising (its
-                      projected gain at twice the patients has an interval above 0) or its projected gain
-                      at four times the patients exceeds 0.03 AUROC, the definition of data_limited in
+   ``data_limited``   more patients would help (``sample_size``): the learning curve's projected gain at four
+                      times the patients exceeds 0.03 AUROC, the definition of data_limited in
                       ``benchmarks/bench_verdict.py`` (see :mod:`~hfecg_bench.diagnostics.learning`);
    ``near_ceiling``   none of these.
 """
@@ -135,7 +135,7 @@ def decide(findings: list[dict]) -> tuple[str, list[str], list[dict]]:
                if not _usable(f)]
     if missing:
         return "undetermined", reasons + ["the verdict needs findings that are missing: " + "; ".join(missing)], causes
-    if noise.get("significant"):
+    if noise.get("significant") and noise.get("material", True):      # an immaterial excess is no limit
         causes.append({"cause": "label_noise", "evidence": noise["summary"], "p_value": noise.get("p_value")})
     if not powered:
         causes.append({"cause": "sample_size", "evidence": power_text, "p_value": None})
