@@ -1,10 +1,14 @@
 """Scaling out: serial against ``--jobs 2`` on this machine, and the full profile's wall time projected for
 1, 4 and 16 workers from measured per-fit costs.
 
-1. ``speed``: the same ``run`` command twice in this script, serial then ``--jobs 2`` (a local Dask cluster of
-   two worker processes), each in a fresh run directory (the second reuses the cached cohort and features,
-   as a researcher's second run would). Wall seconds of each, their ratio, and whether ``predictions.csv``
-   is byte-identical.
+1. ``speed``: the same ``run`` command in this script, serial then ``--jobs 2`` (a local Dask cluster of
+   two worker processes), ``--repeats`` times in turn, each in a fresh run directory (later runs reuse the
+   cached cohort and features, as a researcher's second run would). Wall seconds of each, the ratio of the
+   medians, whether ``predictions.csv`` and ``hf_view.npz`` are byte-identical across all runs, and each
+   run's steps from its manifest: features, units, evaluation, diagnostics (per finding), the report's
+   record work (seconds the driver spent on it, and where it ran), rendering, and the seconds outside the
+   ``run`` call (imports, stopping the cluster, exit). On a machine others use, the back-to-back pairs
+   are what to compare.
 2. ``projection``: on the default synthetic cohort (120 patients, 30 s records), the seconds of one fit of
    every model at the ``full`` profile's default parameters on an inner-fold training set (classical), and
    the seconds per epoch (deep, full-profile beats; measured as the difference between a 3-epoch and a
@@ -20,6 +24,7 @@ The last stdout line is one JSON object. Usage::
     python benchmarks/bench_scale.py                   # both parts (tens of minutes on 2 cores)
     python benchmarks/bench_scale.py --skip-speed      # projection only
     python benchmarks/bench_scale.py --skip-projection --n-patients 48
+    python benchmarks/bench_scale.py --skip-projection --repeats 3      # the acceptance command, 3 pairs
 """
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ import argparse
 import heapq
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -48,18 +54,36 @@ def timed_run(args: list[str], out: Path) -> float:
     return time.monotonic() - t0
 
 
-def speed(models: str, n_patients: int, duration: float, seed: int, jobs: int) -> dict:
+def steps(run_dir: Path, wall: float) -> dict:
+    """Where a run's wall time went, from its manifest and diagnostics (seconds)."""
+    t = json.loads((run_dir / "manifest.json").read_text()).get("timings", {})
+    diag = json.loads((run_dir / "diagnostics.json").read_text()) if (run_dir / "diagnostics.json").exists() else {}
+    record = t.get("record_work", {})
+    return {"features": t.get("features_s"), "units": t.get("units_wall_s"), "evaluation": t.get("evaluation_s"),
+            "diagnostics_and_report": t.get("diagnostics_and_report_s"), "diagnostics": diag.get("timings_s", {}),
+            "record_work_in_driver": record.get("driver_s"), "record_work_where": record.get("where"),
+            "render": t.get("render_s"), "outside_run": round(wall - t.get("total_s_last_invocation", wall), 1)}
+
+
+def speed(models: str, n_patients: int, duration: float, seed: int, jobs: int, repeats: int = 1) -> dict:
     args = [models, "--dataset", "synthetic", "--preset", "hf_effect", "--n-patients", str(n_patients),
             "--duration", str(duration), "--seed", str(seed)]
+    modes = {"serial": [], f"jobs{jobs}": ["--jobs", str(jobs)]}
+    runs, files = [], set()
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
-        serial = timed_run(args, Path(tmp) / "serial")
-        parallel = timed_run(args + ["--jobs", str(jobs)], Path(tmp) / "jobs")
-        same = (Path(tmp) / "serial" / "predictions.csv").read_bytes() == \
-            (Path(tmp) / "jobs" / "predictions.csv").read_bytes()
-        manifest = json.loads((Path(tmp) / "jobs" / "manifest.json").read_text())
-    return {"command": "python -m hfecg_bench run " + " ".join(args), "serial_s": round(serial, 1),
-            f"jobs{jobs}_s": round(parallel, 1), "ratio": round(serial / parallel, 3), "identical_predictions": same,
-            "jobs_timings_s": manifest.get("timings", {}), "cpu_count": os.cpu_count()}
+        for r in range(repeats):  # serial and parallel back to back: a loaded machine slows both alike
+            for mode, extra in modes.items():
+                out = Path(tmp) / f"{mode}-{r}"
+                wall = timed_run(args + extra, out)
+                runs.append({"mode": mode, "repeat": r, "wall_s": round(wall, 1), "steps_s": steps(out, wall)})
+                files.add(((out / "predictions.csv").read_bytes(), (out / "hf_view.npz").read_bytes()))
+                print(json.dumps(runs[-1]), flush=True)
+    median = {m: statistics.median(x["wall_s"] for x in runs if x["mode"] == m) for m in modes}
+    return {"command": "python -m hfecg_bench run " + " ".join(args), "repeats": repeats,
+            "serial_s": median["serial"], f"jobs{jobs}_s": median[f"jobs{jobs}"],
+            "ratio": round(median["serial"] / median[f"jobs{jobs}"], 3),
+            "pair_ratios": [round(a["wall_s"] / b["wall_s"], 3) for a, b in zip(runs[::2], runs[1::2])],
+            "identical_predictions_and_hf_view": len(files) == 1, "runs": runs, "cpu_count": os.cpu_count()}
 
 
 def _fit_seconds(spec, data, train, test, params, seed, profile) -> float:
@@ -154,12 +178,13 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=15)
     ap.add_argument("--seed", type=int, default=4)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=1, help="serial/--jobs pairs, run in turn (default 1)")
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--skip-projection", action="store_true")
     a = ap.parse_args()
     out = {}
     if not a.skip_speed:
-        out["speed"] = speed(a.models, a.n_patients, a.duration, a.seed, a.jobs)
+        out["speed"] = speed(a.models, a.n_patients, a.duration, a.seed, a.jobs, a.repeats)
         print(json.dumps({"speed": out["speed"]}), flush=True)
     if not a.skip_projection:
         out["projection"] = projection(0)

@@ -1,6 +1,8 @@
 """Scaling out on Dask: the executors, and runs on a local cluster (``jobs=2``) and on an existing cluster of
-``dask scheduler`` / ``dask worker`` processes give the serial run's predictions byte for byte, also when a
-worker is killed mid-run; a cluster that goes away is a clear message, and the run resumes from what was written.
+``dask scheduler`` / ``dask worker`` processes give the serial run's predictions and HF-QRS view byte for byte,
+also when a worker is killed mid-run; a cluster that goes away is a clear message, and the run resumes from what
+was written. The report's work on the records runs on the workers with the serial numbers, and a local cluster
+leaves nothing behind (no process holding the run's stderr).
 """
 from __future__ import annotations
 
@@ -14,13 +16,19 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 import hfecg_bench as hb
 from hfecg_bench.cli import main
+from hfecg_bench.config import RunConfig
 from hfecg_bench.errors import HfecgError, ParameterError
-from hfecg_bench.pipeline import executor as executor_module
+from hfecg_bench.io import read_json
+from hfecg_bench.pipeline import dask_executor as dask_executor_module
+from hfecg_bench.pipeline import finish
 from hfecg_bench.pipeline.executor import ClusterLostError, DaskExecutor, SerialExecutor, make_executor
+from hfecg_bench.pipeline.state import RunDirectory
 from hfecg_bench.pipeline.units import StudyStore, load_trials
 
 REPO = Path(__file__).resolve().parents[1]
@@ -59,9 +67,25 @@ def do_run(out, cohort_and_table, **kw):
 
 
 @pytest.fixture(scope="module")
-def serial(cohort_and_table, tmp_path_factory):
+def serial_dir(cohort_and_table, tmp_path_factory) -> Path:
     result, stream = do_run(tmp_path_factory.mktemp("serial") / "run", cohort_and_table)
-    return (result.run_dir / "predictions.csv").read_bytes()
+    return result.run_dir
+
+
+@pytest.fixture(scope="module")
+def serial(serial_dir):
+    return (serial_dir / "predictions.csv").read_bytes()
+
+
+def same_view(run_dir: Path, serial_dir: Path) -> bool:
+    """``hf_view.npz`` byte for byte (its bytes depend on its arrays only)."""
+    return (run_dir / "hf_view.npz").read_bytes() == (serial_dir / "hf_view.npz").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def dask2():
+    with make_executor(2) as ex:
+        yield ex
 
 
 # ---------------------------------------------------------------- executors
@@ -94,8 +118,82 @@ def test_dask_executor_returns_input_order_and_counts():
             ex.map(fails_on_two, [1, 2, 3])
 
 
+def test_submit_runs_one_call_on_a_worker_or_when_asked(dask2):
+    calls = []
+    deferred = SerialExecutor().submit(lambda x: calls.append(x) or x * 2, 21)
+    assert calls == [] and deferred.result() == 42 and deferred.result() == 42 and calls == [21], \
+        "serial: called once, when its result is first asked for"
+    low, high = dask2.submit(slow_square, 2, 0.0, priority=-1), dask2.submit(slow_square, 3, 0.0)
+    assert (low.result(), high.result()) == (4, 9)
+    with pytest.raises(HfecgError, match="record r2: bad"):
+        dask2.submit(fails_on_two, 2).result()
+
+
+def test_record_work_on_the_workers_gives_the_serial_numbers(cohort_and_table, dask2, tmp_path, monkeypatch):
+    """The recording properties and the HF-QRS view computed on a worker are the driver's, to the byte."""
+    cohort, _ = cohort_and_table
+    labels = pd.Series(cohort.patient_labels()).rename(index=str).sort_index()
+    out = {}
+    for name, executor in (("serial", SerialExecutor()), ("dask", dask2)):
+        run_dir = RunDirectory(path=tmp_path / name, resuming=False, manifest={})
+        run_dir.path.mkdir()
+        work = finish.RecordWork(run_dir, cohort, RunConfig.for_profile("quick"), labels, ["logreg", "svm", "dummy"])
+        work.start(executor)
+        out[name] = work
+    assert out["serial"].where == "serial" and out["dask"].where == "dask"
+    props = {k: w.properties() for k, w in out.items()}
+    pd.testing.assert_frame_equal(props["dask"], props["serial"], check_exact=True)
+    assert props["dask"].shape[0] == 24 and props["dask"]["n_beats"].gt(5).all()
+    views = {k: w.hf_view() for k, w in out.items()}
+    assert list(views["dask"]) == list(views["serial"])
+    dask_view, serial_view = views["dask"], views["serial"]
+    assert all(np.asarray(dask_view[k]).tobytes() == np.asarray(serial_view[k]).tobytes() for k in dask_view)
+    assert (tmp_path / "dask" / finish.PROPERTIES_FILE).read_bytes() == \
+        (tmp_path / "serial" / finish.PROPERTIES_FILE).read_bytes()
+    # a cohort too large to ship stays in the driver; a run that is not diagnosed needs no properties
+    monkeypatch.setattr(finish, "SHIP_LIMIT_BYTES", 0)
+    run_dir = RunDirectory(path=tmp_path / "big", resuming=False, manifest={})
+    work = finish.RecordWork(run_dir, cohort, RunConfig.for_profile("quick"), labels, ["logreg", "dummy"])
+    work.start(dask2)
+    assert work.where == "serial" and not work.wants_properties and work._props is None
+
+
+LOCAL_CLUSTER = """
+from hfecg_bench.pipeline.executor import StartingExecutor, _resource_tracker_running
+from hfecg_bench.errors import HfecgError
+
+def getenv(name):
+    import os
+    return os.environ.get(name)
+
+starting = StartingExecutor(2, None)
+ex = starting.get()
+env = sorted({str(v) for v in ex.client.run(getenv, "MALLOC_TRIM_THRESHOLD_").values()})
+omp = sorted({str(v) for v in ex.client.run(getenv, "OMP_NUM_THREADS").values()})
+tracking = _resource_tracker_running()
+starting.release()
+try:
+    starting.get()
+except HfecgError as exc:
+    print("released:", exc)
+starting.close()
+print(env, omp, tracking, _resource_tracker_running(), ex.client.status)
+"""
+
+
+def test_a_local_cluster_skips_the_malloc_trim_and_leaves_nothing_behind():
+    """Its workers run without Dask's MALLOC_TRIM_THRESHOLD_ (it made NumPy code 1.7x slower there), and once
+    released and closed, no process it started is left (the resource tracker held the run's stderr pipe)."""
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_TRIM_THRESHOLD_"}
+    out = subprocess.run([sys.executable, "-c", LOCAL_CLUSTER], cwd=REPO, env=env, capture_output=True, text=True,
+                         timeout=180)
+    lines = out.stdout.strip().splitlines()
+    assert lines[:1] == ["released: the run's executor was released: nothing more can run on it"], out.stderr[-2000:]
+    assert lines[1:] == ["['None'] ['1'] True False closed"], out.stderr[-2000:]
+
+
 def test_unreachable_scheduler_is_a_clear_message(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(executor_module, "CONNECT_TIMEOUT_S", 2.0)
+    monkeypatch.setattr(dask_executor_module, "CONNECT_TIMEOUT_S", 2.0)
     port = free_port()
     code = main(["run", "logreg,dummy", "--n-patients", "16", "--duration", "10", "--folds", "2", "--trials", "0",
                  "--scheduler", f"tcp://127.0.0.1:{port}", "--out", str(tmp_path / "r")])
@@ -175,9 +273,12 @@ def test_random_forest_probabilities_do_not_depend_on_threads(cohort_and_table, 
 # ---------------------------------------------------------------- runs
 
 
-def test_jobs_2_gives_the_serial_predictions(serial, cohort_and_table, tmp_path):
+def test_jobs_2_gives_the_serial_predictions(serial, serial_dir, cohort_and_table, tmp_path):
     result, stream = do_run(tmp_path / "j2", cohort_and_table, jobs=2)
     assert (result.run_dir / "predictions.csv").read_bytes() == serial
+    assert same_view(result.run_dir, serial_dir), "the HF-QRS view computed on a worker is the serial one"
+    where = {d: read_json(d / "manifest.json")["timings"]["record_work"]["where"] for d in (result.run_dir, serial_dir)}
+    assert where == {result.run_dir: "dask", serial_dir: "serial"}
     text = stream.getvalue()
     assert "units run on a local Dask cluster of 2 worker(s)" in text
     counts = [tuple(map(int, m)) for m in re.findall(r"\[units: (\d+) done, (\d+) running, (\d+) queued\]", text)]
@@ -250,7 +351,7 @@ def cluster():
     c.close()
 
 
-def test_existing_cluster_and_a_worker_killed_mid_run(serial, cohort_and_table, cluster, tmp_path):
+def test_existing_cluster_and_a_worker_killed_mid_run(serial, serial_dir, cohort_and_table, cluster, tmp_path):
     """A worker (nanny and process) killed while the units run: its task is rerun on the other worker or a
     new one, and the predictions are still the serial run's."""
     killed = []
@@ -263,12 +364,13 @@ def test_existing_cluster_and_a_worker_killed_mid_run(serial, cohort_and_table, 
     result, stream = do_run(tmp_path / "cluster", cohort_and_table, scheduler=cluster.address,
                             stream=OnFirstUnit(kill_a_worker))
     assert killed and (result.run_dir / "predictions.csv").read_bytes() == serial
+    assert same_view(result.run_dir, serial_dir)
     assert f"units run on the Dask cluster at {cluster.address} of 2 worker(s)" in stream.getvalue()
 
 
 def test_a_cluster_that_goes_away_stops_the_run_and_it_resumes(serial, cohort_and_table, cluster, tmp_path,
                                                                monkeypatch):
-    monkeypatch.setattr(executor_module, "RECONNECT_GRACE_S", 3.0)
+    monkeypatch.setattr(dask_executor_module, "RECONNECT_GRACE_S", 3.0)
     out = tmp_path / "lost"
     with pytest.raises(ClusterLostError, match=f"the Dask cluster at {cluster.address} went away .* rerun the same "
                                                "command to resume"):

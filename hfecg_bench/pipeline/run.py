@@ -24,7 +24,7 @@ import sys
 import time
 from collections import Counter
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -38,50 +38,21 @@ from hfecg_bench.evaluation.evaluate import evaluate_predictions
 from hfecg_bench.evaluation.folds import FoldPlan, fold_plan_for_run, make_fold_plan
 from hfecg_bench.evaluation.metrics import safe_auroc
 from hfecg_bench.evaluation.seeds import derive_seed
-from hfecg_bench.io import read_json, write_csv
+from hfecg_bench.io import write_csv
 from hfecg_bench.models.registry import get_spec, resolve_names
 from hfecg_bench.pipeline import finish
 from hfecg_bench.pipeline.fold import fold_task, needs_inner_folds, plan_warnings, tuning_budget
 from hfecg_bench.pipeline.executor import SerialExecutor, StartingExecutor, check_parallel_args
 from hfecg_bench.pipeline.inputs import RunInputs, run_features, view_label
 from hfecg_bench.pipeline.manifest import run_manifest, run_state
-from hfecg_bench.pipeline.state import (FOLDS_FILE, METRICS_FILE, PREDICTIONS_FILE, STUDIES_DB, TRAIN_SCORES_FILE,
-                                        RunDirectory, default_out)
+from hfecg_bench.pipeline.results import RunResult, collect_predictions, load_result  # noqa: F401 (public here too)
+from hfecg_bench.pipeline.state import FOLDS_FILE, METRICS_FILE, STUDIES_DB, RunDirectory, default_out
 from hfecg_bench.pipeline.units import StudyStore, check_workers, run_unit_here, run_unit_remote, unit_log
 from hfecg_bench.report.importance import save_importance
 from hfecg_bench.runtime import setup_runtime, tf_threads
 
-PRED_COLUMNS = ["model", "patient_id", "fold", "label", "prob", "threshold"]
 #: Order in which a parallel run submits its units, by family: the costliest first.
 COST_RANK = {"deep": 0, "classical": 1, "baseline": 2}
-
-
-@dataclass
-class RunResult:
-    """What :func:`run` returns; everything in it is also in files of ``run_dir``.
-
-    Attributes
-    ----------
-    run_dir : Path
-    leaderboard : pandas.DataFrame
-        One row per model, best AUROC first: family, input, AUROC with its 95% CI, the other metrics.
-    verdict : str or None
-        ``no_signal``, ``data_limited``, ``model_limited``, ``near_ceiling`` or ``undetermined``;
-        None when the run had fewer than two models besides the dummy baseline (nothing to diagnose).
-    diagnostics : dict
-        ``diagnostics.json``: the verdict, its reasons and every finding ({} without diagnostics).
-    predictions : pandas.DataFrame
-        ``predictions.csv``: out-of-fold patient-level probabilities of every model.
-    plan : FoldPlan
-        The one patient-wise fold plan every model used.
-    """
-
-    run_dir: Path
-    leaderboard: pd.DataFrame
-    verdict: str | None
-    diagnostics: dict
-    predictions: pd.DataFrame
-    plan: FoldPlan
 
 
 def resolve_run_config(profile: str, config=None, *, folds=None, trials=None) -> RunConfig:
@@ -195,12 +166,14 @@ def _patient_labels(cohort, features) -> pd.Series:
 
 
 def run_models(specs, inputs: RunInputs, plan: FoldPlan, run_dir: RunDirectory, *, seed: int, config, profile: str,
-               stream=None, executor=None) -> None:
+               stream=None, executor=None, on_tail=None) -> None:
     """Run every (model, outer fold) unit not yet finished in ``run_dir``, writing each as it finishes.
 
     ``executor`` (default serial, in this process) runs the units; whatever runs them and in whichever
     order they finish, each unit's files are written by this process as soon as its result arrives, and
     every unit is the same plain function of its task and inputs, so the files are the same.
+    ``on_tail()``, if given, is called once no unit is left waiting for a worker (the last ones are running):
+    work submitted then fills the workers that run out of units.
     """
     executor = executor or SerialExecutor()
     seen: set = set()
@@ -220,7 +193,7 @@ def run_models(specs, inputs: RunInputs, plan: FoldPlan, run_dir: RunDirectory, 
         t0 = time.monotonic()
         store = StudyStore(run_dir.file(STUDIES_DB))
         try:
-            _run_units(units, tasks, inputs, executor, run_dir, store, seconds, stream)
+            _run_units(units, tasks, inputs, executor, run_dir, store, seconds, stream, on_tail)
         finally:
             store.close()
         run_dir.update_manifest(timings={"units_wall_s": round(time.monotonic() - t0, 3)})
@@ -239,10 +212,13 @@ def run_models(specs, inputs: RunInputs, plan: FoldPlan, run_dir: RunDirectory, 
 
 
 def _run_units(units, tasks, inputs: RunInputs, executor, run_dir: RunDirectory, store: StudyStore, seconds: dict,
-               stream) -> None:
+               stream, on_tail=None) -> None:
     """Run ``units`` on ``executor``; write each one's study (when it ran on a worker) and files as it arrives."""
     jobs, fn = _unit_jobs(units, tasks, inputs, executor, store, stream)
     for i, (result, trials, log) in executor.as_completed(fn, jobs):
+        if on_tail is not None and executor.counts()["queued"] == 0:
+            on_tail()
+            on_tail = None
         task = jobs[i][0]
         unit_log(log, stream)
         if trials is not None:  # tuned on a worker: into the run's studies.db before the unit counts as done
@@ -280,31 +256,6 @@ def _counts_text(executor) -> str:
         return ""
     c = executor.counts()
     return f" [units: {c['done']} done, {c['running']} running, {c['queued']} queued]"
-
-
-def collect_predictions(run_dir: RunDirectory, models: list[str], n_folds: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Write ``predictions.csv`` and ``train_scores.csv`` from the unit files of every model with all folds done."""
-    preds, scores = [], []
-    for m in models:
-        if not all(run_dir.fold_done(m, f) for f in range(n_folds)):
-            continue
-        for f in range(n_folds):
-            df, s = run_dir.load_fold(m, f)
-            df.insert(0, "model", m)
-            preds.append(df)
-            scores.append({"model": m, "fold": s["fold"], "train_auroc": s["train_auroc"],
-                           "inner_auroc": s["inner_auroc"], "threshold": s["threshold"], "n_trials": s["n_trials"],
-                           "fit_seconds": s["fit_seconds"]})
-    if not preds:
-        raise HfecgError(f"no model has finished all folds in {run_dir.path}")
-    order = {m: i for i, m in enumerate(models)}
-    pred = pd.concat(preds, ignore_index=True)[PRED_COLUMNS]
-    pred = pred.sort_values(["model", "patient_id"], key=lambda s: s.map(order) if s.name == "model" else s)
-    pred = pred.reset_index(drop=True)
-    scores = pd.DataFrame(scores).astype({"train_auroc": float, "inner_auroc": float})
-    write_csv(run_dir.file(PREDICTIONS_FILE), pred)
-    write_csv(run_dir.file(TRAIN_SCORES_FILE), scores)
-    return pred, scores
 
 
 def run(cohort, *, models="all", out: Path | str | None = None, profile: str = "quick", seed: int = 0, folds=None,
@@ -403,12 +354,17 @@ def _run(cohort, names, specs, run_config, starting, *, out, profile, seed, fold
                                            command),
                             timings={"features_s": features_s})
     inputs = RunInputs(cohort=cohort, features=table, run_config=run_config, stream=stream)
+    # the report's work on the records (HF-QRS view, recording properties) fills the workers the units' tail
+    # leaves idle, and overlaps this process's evaluation and diagnostics (inline when serial)
+    work = finish.RecordWork(run_dir, cohort, run_config, plan.labels,
+                             list(run_dir.manifest.get("models", [])) + [s.name for s in specs])
     if any(not run_dir.fold_done(s.name, f) for s in specs for f in range(plan.n_folds)):
         executor = starting.get()
         if not isinstance(executor, SerialExecutor):
             print(f"units run on {_where(executor)}", file=stream, flush=True)
         run_models(specs, inputs, plan, run_dir, seed=seed, config=run_config.evaluation, profile=profile,
-                   stream=stream, executor=executor)
+                   stream=stream, executor=executor, on_tail=lambda: work.start(executor))
+    work.start(starting.get())
     pred, scores = collect_predictions(run_dir, run_dir.manifest["models"], plan.n_folds)
     ev = run_config.evaluation
     t = time.monotonic()
@@ -421,7 +377,8 @@ def _run(cohort, names, specs, run_config, starting, *, out, profile, seed, fold
                                         "delong_reference": best},
                             timings={"evaluation_s": round(time.monotonic() - t, 3)})
     diagnostics = finish.diagnose_and_report(run_dir, inputs, plan, metrics, seed=seed, profile=profile,
-                                             stream=stream, executor=starting.get())
+                                             stream=stream, executor=starting.get(), work=work,
+                                             release=starting.release)
     run_dir.update_manifest(timings={"total_s_last_invocation": round(time.monotonic() - t0, 3)})
     return RunResult(run_dir=run_dir.path, leaderboard=finish.leaderboard(run_dir), verdict=diagnostics.get("verdict"),
                      diagnostics=diagnostics, predictions=pred, plan=plan)
@@ -439,18 +396,6 @@ def _python_call(names, out, profile, seed, folds, trials) -> str:
     return (f"hfecg_bench.run(cohort, models={names!r}, out={str(out)!r}, profile={profile!r}, seed={seed}, "
             f"folds={fold_text}, trials={trials!r})")
 
-
-def load_result(run_dir: Path) -> RunResult:
-    """The :class:`RunResult` of a finished run directory, from its files only (no refitting)."""
-    run_dir = Path(run_dir)
-    rd = RunDirectory(path=run_dir, resuming=True, manifest=read_json(run_dir / "manifest.json", {}))
-    pred = pd.read_csv(run_dir / PREDICTIONS_FILE, dtype={"patient_id": str})
-    folds = pd.read_csv(run_dir / FOLDS_FILE, dtype={"patient_id": str}).set_index("patient_id")["fold"]
-    labels = pred.drop_duplicates("patient_id").set_index("patient_id")["label"].astype(int)
-    diagnostics = read_json(run_dir / "diagnostics.json", {})
-    return RunResult(run_dir=run_dir, leaderboard=finish.leaderboard(rd), verdict=diagnostics.get("verdict"),
-                     diagnostics=diagnostics, predictions=pred,
-                     plan=FoldPlan(folds=folds.sort_index(), labels=labels.reindex(folds.sort_index().index)))
 
 
 __all__ = ["RunResult", "check_folds_feasible", "collect_predictions", "load_result", "resolve_run_config", "run",

@@ -24,11 +24,18 @@ Examples
 >>> path = save_hf_view(pathlib.Path(tempfile.mkdtemp()), view)
 >>> load_hf_view(path)["typical_patient"].tolist() == view["typical_patient"].tolist()
 True
+
+The file is a plain ``.npz`` whose bytes depend on the arrays only (no clock time inside), so two runs that
+computed the same view, wherever, wrote the same file:
+
+>>> path.read_bytes() == save_hf_view(pathlib.Path(tempfile.mkdtemp()), view).read_bytes()
+True
 """
 from __future__ import annotations
 
 import io
 import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +51,8 @@ from hfecg_bench.io import write_atomic
 HF_VIEW_FILE = "hf_view.npz"
 #: The window shown around R, ms: the whole QRS with room on both sides.
 WINDOW_MS = (-90.0, 110.0)
+#: Time stamp of every member of the saved ``.npz`` (``numpy.savez`` writes the clock time).
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 def raz_dips(env: np.ndarray, fs: float, noise: np.ndarray, config: FeatureConfig | None = None) -> list[tuple]:
@@ -198,9 +207,16 @@ def hf_view(cohort, beat_config: BeatConfig | None = None, feature_config: Featu
 
 
 def save_hf_view(run_dir: Path, view: dict) -> Path:
-    """Write ``view`` as ``run_dir/hf_view.npz`` (atomically, no pickles)."""
+    """Write ``view`` as ``run_dir/hf_view.npz``: compressed, atomically, no pickles, and with fixed member time
+    stamps (:data:`ZIP_TIME`), so the same view gives the same bytes (``numpy.load`` reads it)."""
     buf = io.BytesIO()
-    np.savez_compressed(buf, **view)
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, value in view.items():
+            member = io.BytesIO()
+            np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=ZIP_TIME)
+            info.compress_type, info.external_attr = zipfile.ZIP_DEFLATED, 0o644 << 16
+            z.writestr(info, member.getvalue())
     return write_atomic(Path(run_dir) / HF_VIEW_FILE, buf.getvalue())
 
 
@@ -215,16 +231,27 @@ def load_hf_view(path: Path) -> dict | None:
         return {k: z[k] for k in z.files}
 
 
-def write_run_hf_view(run_dir: Path, cohort, run_config, labels) -> Path | None:
-    """The run's call: compute and save the view once (a resumed run keeps the saved one: same data, same
-    settings); None for a cohort without records (features given precomputed)."""
+def run_hf_view(cohort, run_config, labels) -> dict[str, np.ndarray]:
+    """:func:`hf_view` with a run's settings (``run_config.beats``, ``run_config.features``) over the patients of
+    ``labels`` (patient id -> label, e.g. a Series): a module-level function of its arguments, so a Dask worker
+    computes the same view as the driver."""
+    return hf_view(cohort, run_config.beats, run_config.features, labels={str(k): int(v) for k, v in labels.items()})
+
+
+def hf_view_needed(run_dir: Path, cohort) -> bool:
+    """Whether the run still has to compute its view: not yet saved (a resumed run keeps the saved one: same
+    data, same settings) and the cohort has records (not so with features given precomputed)."""
+    return not (Path(run_dir) / HF_VIEW_FILE).exists() and bool(list(getattr(cohort, "records", []) or []))
+
+
+def write_run_hf_view(run_dir: Path, cohort, run_config, labels, *, view: dict | None = None) -> Path | None:
+    """The run's call: compute (or take the ``view`` computed elsewhere, e.g. on a worker) and save the view once;
+    the saved file when there was nothing to compute, None for a cohort without records."""
     path = Path(run_dir) / HF_VIEW_FILE
-    if path.exists():
-        return path
-    if not list(getattr(cohort, "records", []) or []):
-        return None
-    view = hf_view(cohort, run_config.beats, run_config.features, labels={str(k): int(v) for k, v in labels.items()})
-    return save_hf_view(run_dir, view)
+    if not hf_view_needed(run_dir, cohort):
+        return path if path.exists() else None
+    return save_hf_view(run_dir, view if view is not None else run_hf_view(cohort, run_config, labels))
 
 
-__all__ = ["HF_VIEW_FILE", "WINDOW_MS", "hf_view", "load_hf_view", "raz_dips", "save_hf_view", "write_run_hf_view"]
+__all__ = ["HF_VIEW_FILE", "WINDOW_MS", "ZIP_TIME", "hf_view", "hf_view_needed", "load_hf_view", "raz_dips",
+           "run_hf_view", "save_hf_view", "write_run_hf_view"]
