@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import optuna
@@ -17,6 +17,7 @@ import pytest
 from hfecg_bench.beats.beatset import cap_beats
 from hfecg_bench.errors import HfecgError, ParameterError
 from hfecg_bench.evaluation.metrics import aggregate_patient_probs
+from hfecg_bench.leads import STANDARD_LEADS
 from hfecg_bench.models.base import ModelData
 from hfecg_bench.models.deep import DEEP_SPECS, DeepConfig, receptive_field
 
@@ -150,14 +151,15 @@ def test_hf_view_is_cropped_to_the_qrs_and_wideband_is_not(tiny):
     shapes = {}
     for label, cfg in {"hf": {}, "hf_uncropped": {"hf_crop_ms": ()},
                        "wideband": {"view": "beats_wideband", "decimate": 2}}.items():
+        cfg = {"input_transform": "envelope", **cfg}      # per-lead input: the stand-in's leads name no territory
         res = DEEP_SPECS["cnn"].with_config(**FAST, **cfg).fit_predict(ModelData(beats=tiny), train, test, {},
                                                                         seed=3, profile="quick")
         shapes[label] = res.info["input_shape"]
     # R at 200 ms, crop -60..+90 ms at 1000 Hz: samples 140..290
     assert shapes == {"hf": (150, 12), "hf_uncropped": (400, 12), "wideband": (200, 12)}
     # the full profile's TCN (receptive field 249) gets a crop at least that long
-    res = DEEP_SPECS["tcn"].with_config(**FAST).fit_predict(ModelData(beats=tiny), train, test, {}, seed=3,
-                                                           profile="full")
+    res = DEEP_SPECS["tcn"].with_config(**FAST, input_transform="envelope").fit_predict(
+        ModelData(beats=tiny), train, test, {}, seed=3, profile="full")
     assert res.info["input_shape"] == (250, 12) and res.info["receptive_field"] == 249
 
 
@@ -187,6 +189,15 @@ def test_each_model_builds_with_one_sigmoid_output(name):
     assert model.output_shape == (None, 1)
     assert model.layers[-1].activation.__name__ == "sigmoid"
     assert deep_arch.count_params(model) > 0
+
+
+def test_lstm_pools_its_outputs_over_time_on_request():
+    params = DEEP_SPECS["lstm"].default_params("quick")
+    last = DEEP_SPECS["lstm"].build((150, 3), params)
+    pooled = DEEP_SPECS["lstm"].build((150, 3), {**params, "lstm_pool": "avgmax"})
+    assert last.get_layer("downsample").output.shape[1] == 25                    # 150 samples / 25 steps
+    assert last.get_layer("bilstm").output.shape[-1] * 2 == pooled.get_layer("pool").output.shape[-1]
+    assert pooled.get_layer("bilstm").output.shape[1] == 25                      # every step reaches the head
 
 
 def test_leadwise_cnn_shares_one_branch_across_leads():
@@ -249,9 +260,11 @@ def test_nan_guard_flags_the_epoch():
 
 def test_fit_predict_is_deterministic_for_a_seed(tiny):
     train, test = split_patients(tiny)
+    beats = replace(tiny, lead_names=STANDARD_LEADS)   # the default input: territory contrasts of the 12 leads
     spec = DEEP_SPECS["cnn"].with_config(**{**FAST, "max_epochs": 2})
-    a = spec.fit_predict(ModelData(beats=tiny), train, test, {}, seed=5, profile="quick")
-    b = spec.fit_predict(ModelData(beats=tiny), train, test, {}, seed=5, profile="quick")
+    a = spec.fit_predict(ModelData(beats=beats), train, test, {}, seed=5, profile="quick")
+    b = spec.fit_predict(ModelData(beats=beats), train, test, {}, seed=5, profile="quick")
+    assert a.info["input_shape"] == (150, 3)
     np.testing.assert_allclose(a.test_prob.to_numpy(), b.test_prob.to_numpy(), atol=1e-6)
     assert a.info["val_patients"] == b.info["val_patients"]
 

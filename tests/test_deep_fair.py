@@ -16,7 +16,7 @@ from hfecg_bench.leads import STANDARD_LEADS
 from hfecg_bench.models.augment import Augmentations, augment, mix_within_patient
 from hfecg_bench.models.base import ModelData
 from hfecg_bench.models.deep import DEEP_SPECS, DeepConfig
-from hfecg_bench.models.deep_data import BeatPool, SampleMaker, log_envelope
+from hfecg_bench.models.deep_data import BeatPool, SampleMaker, log_envelope, transform_input
 from hfecg_bench.models.registry import GROUPS, get_spec, resolve_names
 from hfecg_bench.pipeline.inputs import BEAT_VIEWS, view_label
 from tests.test_deep import StandInBeats
@@ -157,13 +157,13 @@ def test_training_samples_are_redrawn_every_epoch_and_seeded():
     beats = hf_cohort(n_patients=6, n_beats=20)
     labels = {p: int(p[1:]) % 2 for p in set(beats.patient_ids)}
     cfg = DeepConfig(view="beats_avg", avg_k=4, avg_m=5, augment_noise=0.5, augment_jitter_ms=0.3)
-    a, b = SampleMaker(cfg, seed=1), SampleMaker(cfg, seed=1)
+    a, b = (SampleMaker(cfg, seed=1, lead_names=STANDARD_LEADS) for _ in range(2))
     X0, y0, w0 = a.train_epoch(_pool(beats), labels, 0)
-    assert X0.shape == (24, 400, 12) and y0.sum() == 12 and np.allclose(w0, 1.0)
+    assert X0.shape == (24, 400, 3) and y0.sum() == 12 and np.allclose(w0, 1.0)      # 3 territory contrasts
     assert np.array_equal(X0, b.train_epoch(_pool(beats), labels, 0)[0])       # same seed and epoch
     assert not np.allclose(X0, a.train_epoch(_pool(beats), labels, 1)[0])      # redrawn next epoch
     # scoring samples carry no augmentation: the same with the augmentations off
-    plain = SampleMaker(DeepConfig(view="beats_avg", avg_k=4, avg_m=5), seed=1)
+    plain = SampleMaker(DeepConfig(view="beats_avg", avg_k=4, avg_m=5), seed=1, lead_names=STANDARD_LEADS)
     e1, o1 = a.eval_samples(_pool(beats), ["P001", "P002"])
     e2, o2 = plain.eval_samples(_pool(beats), ["P001", "P002"])
     assert np.array_equal(e1, e2) and o1.tolist() == ["P001"] * 10 + ["P002"] * 10
@@ -180,6 +180,30 @@ def test_bags_hold_one_patients_instances():
     assert np.array_equal(X[:, 0, 0, 0] % 2, y)
     Xe, owner = SampleMaker(cfg, seed=0).eval_samples(_pool(beats), ["P003"])
     assert Xe.shape == (3, 5, 400, 12) and set(owner) == {"P003"}
+
+
+@pytest.mark.parametrize("method", ["territory", "envelope_rel"])
+def test_lead_contrast_inputs_cancel_a_common_gain_and_keep_a_territory_reduction(method):
+    """What the networks must not fit (a record's noise level, a patient's overall HF amplitude: a factor
+    common to every lead) is gone from the contrast inputs; a reduction confined to one territory is not."""
+    beats = hf_cohort(n_patients=2, n_beats=4, noise=0.0, seed=3)
+    X = beats.X[beats.patient_ids == "P001"][:, 90:240]                  # a positive: V1-V4 halved
+    gain = np.float32(3.7)
+    a = transform_input(X, FS, method, 10.0, STANDARD_LEADS)
+    b = transform_input(gain * X, FS, method, 10.0, STANDARD_LEADS)
+    # -20..+20 ms around R: further out the noise-free 1 uV burst sinks to the envelope's 1e-3 uV floor
+    assert np.abs(a - b)[:, 40:80].max() < 2e-3                         # log10 uV: a 0.5 % difference at most
+    qrs = a[:, 40:80].mean(axis=(0, 1))
+    if method == "territory":                                            # anterior, inferior, lateral
+        assert a.shape == (4, 150, 3) and qrs[0] < qrs[1] - 0.2 and qrs[0] < qrs[2] - 0.2
+    else:
+        assert a.shape == (4, 150, 12) and qrs[ANTERIOR].mean() < np.delete(qrs, ANTERIOR).mean() - 0.2
+    assert np.array_equal(transform_input(X, FS, "none"), X)
+
+
+def test_territory_input_without_territory_leads_is_a_clear_error():
+    with pytest.raises(ParameterError, match="deep.input_transform.*coronary territory.*'X', 'Y', 'Z'"):
+        transform_input(np.zeros((2, 50, 3), np.float32), FS, "territory", 10.0, ["X", "Y", "Z"])
 
 
 def test_log_envelope_is_the_moving_rms_in_log_microvolts():
@@ -222,7 +246,7 @@ def test_multiple_instance_fit_gives_one_probability_per_patient(mil):
     spec = DEEP_SPECS["leadwise_cnn"].with_config(mil=mil, mil_bag=4, mil_bags=2, **FAST)
     res = spec.fit_predict(ModelData(beats=beats), train, test, {}, seed=0, profile="quick")
     assert list(res.test_prob.index) == test and res.test_prob.between(0, 1).all()
-    assert res.info["input_shape"] == (4, 150, 12)
+    assert res.info["input_shape"] == (4, 150, 3)                                # three territory contrasts
 
 
 def test_shallow_hf_learns_a_territory_reduction_that_cnn_on_single_beats_finds_harder():
@@ -231,7 +255,7 @@ def test_shallow_hf_learns_a_territory_reduction_that_cnn_on_single_beats_finds_
     spec = DEEP_SPECS["shallow_hf"].with_config(view="beats_avg", max_epochs=8, patience=8, avg_k=8, avg_m=8)
     res = spec.fit_predict(ModelData(beats=beats), train, test, {}, seed=0, profile="quick")
     assert auroc(res.test_prob) > 0.85
-    assert res.info["n_params"] < 1000 and res.info["qrs_window"] == [90, 240]     # -60..+90 ms around R
+    assert res.info["n_params"] < 1000 and res.info["qrs_window"] == [110, 210]    # -40..+60 ms around R
 
 
 def test_shallow_hf_territory_contrast_and_noise_reference():
@@ -294,7 +318,9 @@ def test_ridge_leave_one_out_decisions_match_refits():
 
 def test_defaults_give_the_generic_networks_subset_averaged_envelopes():
     cfg = DeepConfig.for_profile("quick")
-    assert (cfg.view, cfg.avg_k, cfg.avg_m, cfg.input_transform) == ("beats_avg", 10, 16, "envelope")
+    assert (cfg.view, cfg.avg_k, cfg.avg_m, cfg.input_transform) == ("beats_avg", 10, 16, "territory")
+    lstm = DEEP_SPECS["lstm"].resolved_config("quick")
+    assert (lstm.envelope_ms, lstm.max_epochs, DEEP_SPECS["lstm"].default_params("quick")["lstm_steps"]) == (30.0, 8, 25)
     shallow = DEEP_SPECS["shallow_hf"].resolved_config("quick")
     assert (shallow.input_transform, shallow.avg_m) == ("none", 32)
     assert DEEP_SPECS["shallow_hf"].with_config(avg_m=8).resolved_config("quick").avg_m == 8   # the run's wins

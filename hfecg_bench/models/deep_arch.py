@@ -166,7 +166,11 @@ def build_tcn(input_shape: tuple[int, int], params: dict) -> keras.Model:
 
 
 def build_lstm(input_shape: tuple[int, int], params: dict) -> keras.Model:
-    """Two conv layers (local features, e.g. HF energy), max-pooled to about ``lstm_steps`` steps, then a BiLSTM."""
+    """Two conv layers (local features, e.g. HF energy), max-pooled to about ``lstm_steps`` steps, then a BiLSTM.
+
+    ``lstm_pool``: ``last`` (default) feeds the head the BiLSTM's final states; ``avgmax`` its outputs at
+    every step, averaged and max-pooled over time (the TCN's pooling).
+    """
     n_window = int(input_shape[0])
     pool = max(1, int(round(n_window / int(params.get("lstm_steps", 50)))))
     inp = keras.Input(shape=input_shape, name="beats")
@@ -174,8 +178,12 @@ def build_lstm(input_shape: tuple[int, int], params: dict) -> keras.Model:
     x = _conv_bn_relu(inp, _filters(32, w), int(params["kernel_size"]), l2, name="feat1")
     x = _conv_bn_relu(x, _filters(32, w), 3, l2, name="feat2")
     x = layers.MaxPooling1D(pool, name="downsample")(x)
-    x = layers.Bidirectional(layers.LSTM(_filters(32, w), kernel_regularizer=regularizers.L2(l2) if l2 else None),
-                             name="bilstm")(x)
+    pooled = params.get("lstm_pool", "last") != "last"
+    x = layers.Bidirectional(layers.LSTM(_filters(32, w), return_sequences=pooled,
+                                         kernel_regularizer=regularizers.L2(l2) if l2 else None), name="bilstm")(x)
+    if pooled:
+        x = layers.Concatenate(name="pool")([layers.GlobalAveragePooling1D(name="gap")(x),
+                                             layers.GlobalMaxPooling1D(name="gmp")(x)])
     return keras.Model(inp, _head(x, params), name="lstm")
 
 

@@ -19,7 +19,7 @@ Examples
 >>> from hfecg_bench.models.deep_config import DeepConfig
 >>> pids = np.repeat(np.array(["a", "b", "c"]), 12)
 >>> pool = BeatPool(X=np.zeros((36, 20, 2), np.float32), patients=pids, records=pids, fs=1000.0)
->>> maker = SampleMaker(DeepConfig(view="beats_avg", avg_k=5, avg_m=4, avg_eval_k=3), seed=0)
+>>> maker = SampleMaker(DeepConfig(view="beats_avg", avg_k=5, avg_m=4, avg_eval_k=3, input_transform="none"), seed=0)
 >>> X, y, w = maker.train_epoch(pool, {"a": 0, "b": 1, "c": 1}, epoch=0)
 >>> X.shape, y.tolist().count(1), float(w[y == 0][0]) / float(w[y == 1][0])
 ((15, 20, 2), 10, 2.0)
@@ -36,6 +36,8 @@ from scipy.ndimage import uniform_filter1d
 
 from hfecg_bench.beats.beatset import cap_beats
 from hfecg_bench.beats.subsets import beat_noise_level, draw_subsets, subset_average
+from hfecg_bench.errors import ParameterError
+from hfecg_bench.leads import territory_matrix
 from hfecg_bench.models.augment import Augmentations, augment
 
 #: Child streams of the fit seed: 0 and 1 are the validation split and the beat cap (deep_train).
@@ -98,6 +100,47 @@ def log_envelope(X: np.ndarray, fs: float, window_ms: float) -> np.ndarray:
     return np.log10(np.sqrt(np.maximum(power, 0.0)) * 1000.0 + 1e-3).astype(np.float32)
 
 
+def transform_input(X: np.ndarray, fs: float, method: str, window_ms: float = 10.0, lead_names=None) -> np.ndarray:
+    """The input transform of the generic networks (``DeepConfig.input_transform``) of samples
+    ``(..., n_window, n_leads)`` in mV.
+
+    - ``none``: ``X`` itself;
+    - ``envelope``: :func:`log_envelope` (log10 uV), ``(..., n_window, n_leads)``;
+    - ``envelope_rel``: the log envelope minus its mean over the leads at each time step, so a factor
+      common to every lead of a sample (the record's noise level, the patient's overall HF-QRS amplitude)
+      cancels and what is left is how the leads compare; ``(..., n_window, n_leads)``;
+    - ``territory``: each coronary territory's mean log envelope minus that of the other leads
+      (:func:`hfecg_bench.leads.territory_matrix`; needs ``lead_names``), ``(..., n_window, n_territories)``.
+
+    Examples
+    --------
+    >>> t = np.arange(100) / 1000.0
+    >>> hf = np.sin(2 * np.pi * 200 * t)[None, :, None] * np.array([1.0, 1.0, 0.5, 0.5]) * 0.004
+    >>> rel = transform_input(hf.astype(np.float32), 1000.0, "envelope_rel")
+    >>> np.allclose(rel, transform_input(3 * hf.astype(np.float32), 1000.0, "envelope_rel"), atol=1e-4)  # gain cancels
+    True
+    >>> terr = transform_input(hf.astype(np.float32), 1000.0, "territory", lead_names=["I", "aVL", "V1", "V2"])
+    >>> terr.shape, round(float(terr[0, 50, 0]), 2)          # anterior (V1, V2) at half the lateral HF RMS
+    ((1, 100, 2), -0.3)
+    """
+    if method == "none":
+        return X
+    E = log_envelope(X, fs, window_ms)
+    if method == "envelope":
+        return E
+    if method == "envelope_rel":
+        return E - E.mean(axis=-1, keepdims=True)
+    if method == "territory":
+        member, names = territory_matrix(lead_names if lead_names is not None else [])
+        if not names or member.shape[0] != E.shape[-1]:
+            raise ParameterError("deep.input_transform", method, f"needs leads in at least one coronary territory; "
+                                 f"got lead names {None if lead_names is None else list(lead_names)}")
+        inside = member / member.sum(axis=0, keepdims=True)
+        outside = (1.0 - member) / np.maximum((1.0 - member).sum(axis=0, keepdims=True), 1.0)
+        return (E @ (inside - outside)).astype(np.float32)
+    raise ParameterError("deep.input_transform", method, "must be one of none, envelope, envelope_rel, territory")
+
+
 class SampleMaker:
     """Training and scoring samples of one fit (see the module docstring).
 
@@ -108,10 +151,13 @@ class SampleMaker:
         The fit seed; epoch ``e`` draws from child ``(train stream, e)`` of it, scoring from the eval stream.
     cap_rows : ndarray of int, optional
         Single-beat views: rows of the pool used for training (the patient-capped beats); default all.
+    lead_names : sequence of str, optional
+        Names of the pool's leads (``input_transform = "territory"`` places them in coronary territories).
     """
 
-    def __init__(self, config, seed: int, cap_rows: np.ndarray | None = None):
+    def __init__(self, config, seed: int, cap_rows: np.ndarray | None = None, lead_names=None):
         self.config = config
+        self.lead_names = lead_names
         self.seed = int(seed)
         self.aug = Augmentations.from_config(config)
         self.averaged = config.view == "beats_avg"
@@ -120,9 +166,7 @@ class SampleMaker:
 
     def finish(self, X: np.ndarray, fs: float) -> np.ndarray:
         """The input transform (``input_transform``), last: after averaging and augmentation."""
-        if self.config.input_transform == "envelope":
-            return log_envelope(X, fs, self.config.envelope_ms)
-        return X
+        return transform_input(X, fs, self.config.input_transform, self.config.envelope_ms, self.lead_names)
 
     def _rng(self, *key: int) -> np.random.Generator:
         return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=tuple(int(k) for k in key)))
