@@ -78,3 +78,16 @@ def territory_matrix(lead_names) -> tuple[np.ndarray, list[str]]:
             keep.append(terr)
     m = np.array(cols, dtype=np.float32).T if cols else np.zeros((len(names), 0), np.float32)
     return m, keep
+
+
+def territory_contrast_weights(lead_names) -> np.ndarray:
+    """``(n_leads, n_territories)`` float32 weights: a territory's leads averaged, minus the mean of the other
+    leads (so ``X @ W`` turns per-lead values into territory contrasts and a factor common to all leads cancels).
+
+    >>> territory_contrast_weights(("V1", "V2", "II", "I")).astype(float).round(2).T.tolist()
+    [[0.5, 0.5, -0.5, -0.5], [-0.33, -0.33, 1.0, -0.33], [-0.33, -0.33, -0.33, 1.0]]
+    """
+    member, _ = territory_matrix(lead_names)
+    inside = member / member.sum(axis=0, keepdims=True)
+    outside = (1.0 - member) / np.maximum((1.0 - member).sum(axis=0, keepdims=True), 1.0)
+    return (inside - outside).astype(np.float32)

@@ -37,7 +37,7 @@ from scipy.ndimage import uniform_filter1d
 from hfecg_bench.beats.beatset import cap_beats
 from hfecg_bench.beats.subsets import beat_noise_level, draw_subsets, subset_average
 from hfecg_bench.errors import ParameterError
-from hfecg_bench.leads import territory_matrix
+from hfecg_bench.leads import territory_contrast_weights
 from hfecg_bench.models.augment import Augmentations, augment
 
 #: Child streams of the fit seed: 0 and 1 are the validation split and the beat cap (deep_train).
@@ -110,7 +110,7 @@ def transform_input(X: np.ndarray, fs: float, method: str, window_ms: float = 10
       common to every lead of a sample (the record's noise level, the patient's overall HF-QRS amplitude)
       cancels and what is left is how the leads compare; ``(..., n_window, n_leads)``;
     - ``territory``: each coronary territory's mean log envelope minus that of the other leads
-      (:func:`hfecg_bench.leads.territory_matrix`; needs ``lead_names``), ``(..., n_window, n_territories)``.
+      (:func:`hfecg_bench.leads.territory_contrast_weights`; needs ``lead_names``), ``(..., n_window, n_territories)``.
 
     Examples
     --------
@@ -131,13 +131,11 @@ def transform_input(X: np.ndarray, fs: float, method: str, window_ms: float = 10
     if method == "envelope_rel":
         return E - E.mean(axis=-1, keepdims=True)
     if method == "territory":
-        member, names = territory_matrix(lead_names if lead_names is not None else [])
-        if not names or member.shape[0] != E.shape[-1]:
+        weights = territory_contrast_weights(lead_names if lead_names is not None else [])
+        if not weights.shape[1] or weights.shape[0] != E.shape[-1]:
             raise ParameterError("deep.input_transform", method, f"needs leads in at least one coronary territory; "
                                  f"got lead names {None if lead_names is None else list(lead_names)}")
-        inside = member / member.sum(axis=0, keepdims=True)
-        outside = (1.0 - member) / np.maximum((1.0 - member).sum(axis=0, keepdims=True), 1.0)
-        return (E @ (inside - outside)).astype(np.float32)
+        return (E @ weights).astype(np.float32)
     raise ParameterError("deep.input_transform", method, "must be one of none, envelope, envelope_rel, territory")
 
 

@@ -47,7 +47,7 @@ from hfecg_bench.beats.filters import bandpass
 from hfecg_bench.beats.subsets import SubsetDraw, subset_average
 from hfecg_bench.errors import HfecgError
 from hfecg_bench.evaluation.folds import assert_disjoint
-from hfecg_bench.leads import territory_matrix
+from hfecg_bench.leads import territory_contrast_weights
 from hfecg_bench.models.base import FitResult, ModelData, ModelSpec
 
 ROCKET_VIEWS = ("hf", "envelope", "territory", "wideband", "both")
@@ -152,7 +152,7 @@ class RocketSpec(ModelSpec):
                 width = max(1, int(round(ENVELOPE_MS * float(beats.fs) / 1000.0)))
                 hf = np.log10(np.sqrt(uniform_filter1d(hf ** 2, width, axis=1, mode="nearest")) * 1000.0 + 1e-3)
             if view == "territory":
-                hf = hf @ territory_contrast(beats.lead_names)
+                hf = hf @ territory_contrast_weights(beats.lead_names).astype(np.float64)
             out.append(hf[:, max(0, a):min(hf.shape[1], b)])
         if view in ("wideband", "both"):
             out.append(avg)
@@ -234,18 +234,6 @@ def _ridge_loo_decisions(Z: np.ndarray, y: np.ndarray, alpha: float, weights: np
     fit = H @ (sw * (t - mean_t))
     h = np.clip(np.diag(H), 0.0, 1.0 - 1e-9)
     return (fit - h * sw * (t - mean_t)) / (1.0 - h) / sw + mean_t
-
-
-def territory_contrast(lead_names) -> np.ndarray:
-    """``(n_leads, n_territories)`` weights: a territory's leads averaged, minus the mean of the other leads.
-
-    >>> territory_contrast(("V1", "V2", "II", "I")).round(2).T.tolist()
-    [[0.5, 0.5, -0.5, -0.5], [-0.33, -0.33, 1.0, -0.33], [-0.33, -0.33, -0.33, 1.0]]
-    """
-    member, _ = territory_matrix(lead_names)
-    inside = member / member.sum(axis=0, keepdims=True)
-    outside = (1.0 - member) / np.maximum((1.0 - member).sum(axis=0, keepdims=True), 1.0)
-    return (inside - outside).astype(np.float64)
 
 
 ROCKET_SPECS = {"rocket": RocketSpec()}
