@@ -39,7 +39,7 @@ Examples
 >>> import numpy as np, pandas as pd
 >>> rng = np.random.default_rng(0)
 >>> truth = np.repeat([0, 1], [70, 50])
->>> s = rng.normal(np.where(truth == 1, 2.0, -2.0), 1.0)          # well separated classes
+>>> s = rng.normal(np.where(truth == 1, 2.5, -2.5), 1.0)          # well separated classes
 >>> y = truth.copy(); y[:10] = 1; y[70:80] = 0                     # 20 labels flipped
 >>> p = pd.Series(1 / (1 + np.exp(-s)), index=[f"p{i:03d}" for i in range(120)])
 >>> f = label_noise_test(p, pd.Series(y, index=p.index), seed=0, n_bootstrap=99)
@@ -57,6 +57,10 @@ from hfecg_bench.diagnostics import null_quantiles
 _CLIP = 1e-3          # probabilities clipped to [CLIP, 1 - CLIP] before the logit
 _MIN_SD = 0.05        # floor of a component's sd (logit units): a degenerate fit cannot claim infinite likelihood
 _MAX_RHO = 0.45       # flip rates above this would swap the meaning of the classes
+_OFF = 1e-9           # a flip rate held at (numerically) zero
+#: The two directions of label errors, each tested alone: rho0 (labelled positives in the negatives' bulk) and
+#: rho1 (labelled negatives in the positives' bulk).
+SIDES = ("rho0", "rho1")
 #: AUROC the estimated flips must cost before label noise is a CAUSE of the verdict (the learning curve's margin:
 #: a data limit is one whose removal would gain more than 0.03 AUROC). A significant but tiny excess (2 of 300
 #: labels on a clean hf_effect cohort at AUROC 0.98, p = 0.045) stays a finding, not a cause.
@@ -106,15 +110,17 @@ def fit_clean(s: np.ndarray, y: np.ndarray, n_iter: int = 60) -> dict:
     return {"mu0": mu0, "sd0": sd0, "mu1": mu1, "sd1": sd1, "pi": pi, "loglik": ll}
 
 
-def fit_noisy(s: np.ndarray, y: np.ndarray, start: dict, n_iter: int = 200) -> dict:
-    """H1 fit by EM, vectorised over rows (B, n): Student-t true classes and one label flip rate (rho0 = rho1).
+def fit_noisy(s: np.ndarray, y: np.ndarray, start: dict, n_iter: int = 200, free: str = "both") -> dict:
+    """H1 fit by EM, vectorised over rows (B, n): Student-t true classes and label flip rates.
 
-    Started from the H0 fit with small flip rates; the likelihood-ratio statistic is clipped at 0.
+    ``rho0 = P(label 1 | true class 0)`` (labelled positives that look negative), ``rho1 = P(label 0 | true
+    class 1)``. ``free``: ``"both"`` (one rate both ways, rho0 = rho1), ``"rho0"`` or ``"rho1"`` (that rate
+    alone; the other held at 0). Started from the H0 fit with small flip rates.
     """
     y = y.astype(float)
     mu0, sd0, mu1, sd1, pi = (start[k].copy() for k in ("mu0", "sd0", "mu1", "sd1", "pi"))
-    rho0 = np.full(len(s), 0.02)
-    rho1 = np.full(len(s), 0.02)
+    rho0 = np.full(len(s), 0.02 if free in ("both", "rho0") else _OFF)
+    rho1 = np.full(len(s), 0.02 if free in ("both", "rho1") else _OFF)
     for _ in range(n_iter):
         a1 = np.log(pi)[:, None] + _t_logpdf(s, mu1[:, None], sd1[:, None]) + np.log(
             np.where(y == 1, 1 - rho1[:, None], rho1[:, None]))
@@ -124,19 +130,25 @@ def fit_noisy(s: np.ndarray, y: np.ndarray, start: dict, n_iter: int = 200) -> d
         pi = np.clip(r.sum(axis=1) / s.shape[1], 1e-3, 1 - 1e-3)
         mu1, sd1 = _t_step(s, r, mu1, sd1)
         mu0, sd0 = _t_step(s, 1 - r, mu0, sd0)
-        # one flip rate both ways: one-sided contamination (a class's hard subgroup) is not label noise here
-        rho1 = rho0 = np.clip(((r * (1 - y)).sum(axis=1) + ((1 - r) * y).sum(axis=1)) / s.shape[1], 1e-6, _MAX_RHO)
+        if free == "both":
+            rho1 = rho0 = np.clip(((r * (1 - y)).sum(axis=1) + ((1 - r) * y).sum(axis=1)) / s.shape[1], 1e-6, _MAX_RHO)
+        elif free == "rho0":
+            rho0 = np.clip(((1 - r) * y).sum(axis=1) / (1 - r).sum(axis=1), 1e-6, _MAX_RHO)
+        else:
+            rho1 = np.clip((r * (1 - y)).sum(axis=1) / r.sum(axis=1), 1e-6, _MAX_RHO)
     ll = np.logaddexp(a1, a0).sum(axis=1)
     flip = np.where(y == 1, 1 - r, r)                          # P(label wrong | s, y)
     return {"mu0": mu0, "sd0": sd0, "mu1": mu1, "sd1": sd1, "pi": pi, "rho0": rho0, "rho1": rho1,
             "loglik": ll, "p_flip": flip}
 
 
-def lr_statistic(s: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, dict, dict]:
-    """Likelihood-ratio statistic 2 (loglik H1 - loglik H0) per row, with both fits."""
+def lr_statistics(s: np.ndarray, y: np.ndarray) -> tuple[dict, dict, dict]:
+    """Per row of ``s``, ``y`` (B, n): the likelihood-ratio statistics 2 (loglik H1 - loglik H0) of each
+    ONE-SIDED alternative (``"rho0"``, ``"rho1"``), the H0 fit and the two-sided H1 fit (estimates, candidates)."""
     h0 = fit_clean(s, y)
-    h1 = fit_noisy(s, y, h0)
-    return np.maximum(2 * (h1["loglik"] - h0["loglik"]), 0.0), h0, h1
+    stats = {side: np.maximum(2 * (fit_noisy(s, y, h0, free=side)["loglik"] - h0["loglik"]), 0.0)
+             for side in SIDES}
+    return stats, h0, fit_noisy(s, y, h0, free="both")
 
 
 def fit_skewed(s: np.ndarray, y: np.ndarray) -> dict:
@@ -162,19 +174,23 @@ def _draw_clean(h0: dict, y: np.ndarray, n: int, rng) -> np.ndarray:
     return mu[None, :] + sd[None, :] * rng.standard_t(NU, size=(n, len(y)))
 
 
-def label_noise_test(prob: pd.Series, labels: pd.Series, *, seed: int, n_bootstrap: int = 400,
-                     alpha: float = 0.05, flip_for_power: float = 0.2, min_power: float = 0.5,
-                     n_power: int = 200) -> dict:
-    """Test for an excess of labels contradicted by the out-of-fold probabilities.
+def label_noise_test(score: pd.Series, labels: pd.Series, *, seed: int, is_probability: bool = True,
+                     n_bootstrap: int = 400, alpha: float = 0.05, flip_for_power: float = 0.2,
+                     min_power: float = 0.5, n_power: int = 200) -> dict:
+    """Test for label errors in BOTH directions beyond the classes' overlap (an intersection-union test).
 
     Parameters
     ----------
-    prob : Series
-        Patient id -> consensus out-of-fold P(y = 1).
+    score : Series
+        Patient id -> out-of-fold score the labels are judged against: a probability P(y = 1)
+        (``is_probability``; its logit is used) or any real score, larger meaning "more positive"
+        (:func:`hfecg_bench.diagnostics.noise_score.screening_score`).
     labels : Series
         Patient id -> given label (0/1).
     seed : int
         Seeds the parametric bootstrap and the power simulation.
+    is_probability : bool
+        Whether ``score`` is a probability (clipped to [0.001, 0.999], then logit) or already a real score.
     n_bootstrap : int
         Bootstrap cohorts of the null distribution (smallest p is ``1 / (n_bootstrap + 1)``).
     flip_for_power : float
@@ -185,61 +201,76 @@ def label_noise_test(prob: pd.Series, labels: pd.Series, *, seed: int, n_bootstr
     Returns
     -------
     dict
-        Finding ``label_noise``: ``p_value``, ``significant`` (p < alpha AND identifiable),
-        ``identifiable``, ``power``, the estimated flip rates and number of flipped labels (``excess``),
-        ``auroc_loss`` (AUROC against the fitted true classes minus against the given labels) and
-        ``material`` (significant and ``auroc_loss`` > :data:`MATERIAL_LOSS`: a cause of the verdict),
-        and, only when significant, ``patients`` (candidates, most suspect first) with their scores.
+        Finding ``label_noise``: ``p_value`` (the larger of the two one-sided p-values, ``p_values``),
+        ``significant`` (p < alpha AND identifiable), ``one_sided`` (exactly one direction significant: a
+        subgroup, not claimed), ``identifiable``, ``power``, the estimated flip rates and number of flipped
+        labels (``excess``), ``auroc_loss`` (AUROC against the fitted true classes minus against the given
+        labels) and ``material`` (significant and ``auroc_loss`` > :data:`MATERIAL_LOSS`: a cause of the
+        verdict), and, only when significant, ``patients`` (candidates, most suspect first) with their scores.
     """
     ids = list(labels.index)
     y = labels.loc[ids].to_numpy(int)
-    s = logit(np.clip(prob.loc[ids].to_numpy(float), _CLIP, 1 - _CLIP))
+    raw = score.loc[ids].to_numpy(float)
+    s = logit(np.clip(raw, _CLIP, 1 - _CLIP)) if is_probability else raw
     rng = np.random.default_rng(seed)
-    stat, h0, h1 = lr_statistic(s[None, :], y[None, :])
-    null, _, _ = lr_statistic(_draw_skewed(fit_skewed(s, y), y, n_bootstrap, rng),
-                              np.broadcast_to(y, (n_bootstrap, len(y))))
-    p = float((1 + np.sum(null >= stat[0] - 1e-9)) / (n_bootstrap + 1))
-    critical = float(np.quantile(null, 1 - alpha))
+    stat, h0, h1 = lr_statistics(s[None, :], y[None, :])
+    null, _, _ = lr_statistics(_draw_skewed(fit_skewed(s, y), y, n_bootstrap, rng),
+                               np.broadcast_to(y, (n_bootstrap, len(y))))
+    p_side = {k: float((1 + np.sum(null[k] >= stat[k][0] - 1e-9)) / (n_bootstrap + 1)) for k in SIDES}
+    p = max(p_side.values())                       # intersection-union: both directions must be significant
+    critical = {k: float(np.quantile(null[k], 1 - alpha)) for k in SIDES}
     power = _power(h1, y, flip_for_power, critical, n_power, rng)
-    identifiable = power >= min_power
+    significant = bool(p < alpha)
+    identifiable = bool(significant or power >= min_power)      # a significant result is its own evidence
     excess = float(h1["p_flip"][0].sum())
-    significant = bool(p < alpha and identifiable)
+    one_sided = [k for k in SIDES if p_side[k] < alpha] if not significant else []
     # what the flips cost: AUROC against the fitted true classes minus AUROC against the given labels
     true_class = np.where(y == 1, 1 - h1["p_flip"][0], h1["p_flip"][0])
     loss = soft_auroc(s, true_class) - soft_auroc(s, y.astype(float))
     material = bool(significant and loss > MATERIAL_LOSS)
     rho = {"rho0": round(float(h1["rho0"][0]), 4), "rho1": round(float(h1["rho1"][0]), 4)}
-    if not identifiable:
+    side_text = {"rho0": "positives", "rho1": "negatives"}
+    other = {"rho0": "negatives'", "rho1": "positives'"}
+    if len(one_sided) == 1:
+        k = one_sided[0]
+        summary = (f"not claimed as label noise: some labelled {side_text[k]} sit in the {other[k]} bulk (p = "
+                   f"{p_side[k]:.4f}) but not the other way round (p = {p_side[_other_side(k)]:.3f}); "
+                   f"errors in one direction only and a subgroup of {side_text[k]} without the signal the models "
+                   f"use (e.g. positives without an HF-QRS change) look the same from the data")
+    elif not identifiable:
         summary = (f"cannot tell: the classes' out-of-fold scores overlap so much that even {flip_for_power:.0%} "
                    f"flipped labels would be found in only {power:.0%} of cohorts like this one (p = {p:.3f})")
     elif significant and not material:
-        summary = (f"a small excess of contradicted labels (likelihood-ratio p = {p:.4f}): about {excess:.0f} of "
-                   f"{len(y)} labels look flipped, which costs an estimated {loss:+.3f} AUROC, within the "
-                   f"{MATERIAL_LOSS} margin: not a limit of this cohort")
+        summary = (f"a small excess of contradicted labels in both directions (intersection-union p = {p:.4f}): "
+                   f"about {excess:.0f} of {len(y)} labels look flipped, which costs an estimated {loss:+.3f} "
+                   f"AUROC, within the {MATERIAL_LOSS} margin: not a limit of this cohort")
     elif significant:
-        summary = (f"more labels are contradicted than the classes' overlap explains: about {excess:.0f} of {len(y)} "
-                   f"labels look flipped (estimated flip rates {rho['rho0']:.2f} of negatives' true class, "
-                   f"{rho['rho1']:.2f} of positives'), likelihood-ratio p = {p:.4f}, costing an estimated {loss:+.3f} "
-                   f"AUROC. From the scores alone, "
-                   f"flipped labels and a subgroup of one class without the signal the models use (e.g. positives "
-                   f"without an HF-QRS change) look alike: re-check the candidates' labels before calling it noise")
+        summary = (f"labels are contradicted in both directions beyond the classes' overlap: about {excess:.0f} "
+                   f"of {len(y)} labels look flipped (estimated flip rate {rho['rho0']:.2f}), intersection-union "
+                   f"p = {p:.4f} (labelled positives in the negatives' bulk p = {p_side['rho0']:.4f}, labelled "
+                   f"negatives in the positives' bulk p = {p_side['rho1']:.4f}), costing an estimated {loss:+.3f} "
+                   f"AUROC: re-check the candidates' labels")
     else:
-        summary = (f"no excess of contradicted labels beyond the classes' overlap (likelihood-ratio p = {p:.3f}; "
+        summary = (f"no excess of contradicted labels beyond the classes' overlap (p = {p:.3f}; "
                    f"this test finds {flip_for_power:.0%} flipped labels with power {power:.2f} here)")
     out = {
         "kind": "label_noise", "status": "ok", "significant": significant, "identifiable": bool(identifiable),
-        "p_value": round(p, 5), "alpha": alpha, "statistic": round(float(stat[0]), 4), "null_q95": round(critical, 4),
-        "null_quantiles": null_quantiles(null), "n_bootstrap": int(n_bootstrap), "power": round(power, 3), "power_at_flip_fraction": flip_for_power,
+        "p_value": round(p, 5), "p_values": {k: round(v, 5) for k, v in p_side.items()}, "one_sided": one_sided,
+        "alpha": alpha, "statistic": {k: round(float(stat[k][0]), 4) for k in SIDES},
+        "null_q95": {k: round(v, 4) for k, v in critical.items()},
+        "null_quantiles": {k: null_quantiles(null[k]) for k in SIDES}, "n_bootstrap": int(n_bootstrap),
+        "power": round(power, 3), "power_at_flip_fraction": flip_for_power,
         "excess": round(excess, 2), "excess_fraction": round(excess / len(y), 4), **rho,
         "auroc_loss": round(float(loss), 4), "material": material, "material_loss": MATERIAL_LOSS,
         "clean_fit": {k: round(float(h0[k][0]), 4) for k in ("mu0", "sd0", "mu1", "sd1")},
         "summary": summary, "patients": [], "scores": {},
-        "method": ("Student-t true classes on logit out-of-fold probabilities with one label flip rate both ways (EM) "
-                   "vs clean labels; likelihood ratio referred to a parametric bootstrap from skew-normal fits of the "
-                   "labelled classes; "
-                   "identifiable when the test's simulated power against flipped labels is at least "
-                   f"{min_power}; candidates ranked by cleanlab's self-confidence label-quality score of the probabilities "
-                   "recalibrated on the true-class components"),
+        "method": ("intersection-union test: Student-t true classes on the out-of-fold score with labelled positives "
+                   "in the negatives' bulk (rho0) and, separately, labelled negatives in the positives' bulk (rho1), "
+                   "each against clean labels by a likelihood ratio referred to a parametric bootstrap from "
+                   "skew-normal fits of the labelled classes; label noise is claimed only when BOTH are significant; "
+                   f"identifiable when the test's simulated power against {flip_for_power:.0%} flipped labels per "
+                   f"class is at least {min_power}; candidates (from the one-rate-both-ways fit) ranked by cleanlab's "
+                   "self-confidence label-quality score of the probabilities recalibrated on the true-class components"),
     }
     if significant:
         out["patients"], out["scores"] = _candidates(ids, y, class_posterior(h1, s), int(round(excess)))
@@ -247,10 +278,14 @@ def label_noise_test(prob: pd.Series, labels: pd.Series, *, seed: int, n_bootstr
     return out
 
 
-def _power(fit: dict, y: np.ndarray, flip: float, critical: float, n: int, rng) -> float:
-    """Rejection rate when the labels ``y`` are the true classes, their scores follow the true-class
-    components of ``fit`` (the H1 fit: under clean labels it is the H0 fit; under noise, the classes
-    before the flips), and ``flip`` of each class's labels are then flipped."""
+def _other_side(side: str) -> str:
+    return SIDES[1 - SIDES.index(side)]
+
+
+def _power(fit: dict, y: np.ndarray, flip: float, critical: dict, n: int, rng) -> float:
+    """Rejection rate of the intersection-union test when the labels ``y`` are the true classes, their scores
+    follow the true-class components of ``fit`` (the two-sided H1 fit: under clean labels about the H0 fit;
+    under noise, the classes before the flips), and ``flip`` of each class's labels are then flipped."""
     if n <= 0:
         return float("nan")
     s = _draw_clean(fit, y, n, rng)
@@ -261,8 +296,8 @@ def _power(fit: dict, y: np.ndarray, flip: float, critical: float, n: int, rng) 
         pick = np.argsort(rng.random((n, len(idx))), axis=1)[:, :k]
         rows = np.repeat(np.arange(n), k)
         noisy[rows, idx[pick].ravel()] = 1 - cls
-    stat, _, _ = lr_statistic(s, noisy)
-    return float(np.mean(stat > critical))
+    stat, _, _ = lr_statistics(s, noisy)
+    return float(np.mean(np.all([stat[k] > critical[k] for k in SIDES], axis=0)))
 
 
 def soft_auroc(s: np.ndarray, w1: np.ndarray) -> float:

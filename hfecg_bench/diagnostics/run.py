@@ -16,6 +16,7 @@ from hfecg_bench.diagnostics import leakage, refit
 from hfecg_bench.diagnostics.agreement import model_agreement, train_test_gaps
 from hfecg_bench.diagnostics.confound import acquisition_confound
 from hfecg_bench.diagnostics.label_noise import label_noise_test
+from hfecg_bench.diagnostics.noise_score import screening_score
 from hfecg_bench.diagnostics.learning import learning_curve
 from hfecg_bench.diagnostics.signal import pooled_auroc_note, signal_test
 from hfecg_bench.diagnostics.verdict import decide, family_comparison
@@ -52,6 +53,18 @@ def pooled_auroc_finding(metrics: pd.DataFrame, competing: list[str]) -> dict:
     summary = (notes[below[0]] + (f" ({', '.join(below)})" if len(below) > 1 else "")) if below else \
         "every model's pooled out-of-fold AUROC is at or above 0.5; per-fold means are listed beside them"
     return {"kind": "pooled_auroc", "status": "ok", "summary": summary, "models": rows, "below_half": below}
+
+
+def _label_noise(data, plan, pred, metrics, competing, families, seed) -> dict:
+    """The label-noise test on the one-feature screening score (:mod:`~hfecg_bench.diagnostics.noise_score`);
+    on the best family's consensus probability when the run has no feature table."""
+    if data.features is not None:
+        score = screening_score(data.features, plan)
+        return {**label_noise_test(score, plan.labels, seed=derive_seed(seed, "label-noise"), is_probability=False),
+                "judged_by": "out-of-fold one-feature screening score"}
+    pool = consensus_models(metrics, competing, families)
+    return {**label_noise_test(consensus_probability(pred, pool), plan.labels, seed=derive_seed(seed, "label-noise")),
+            "judged_by": "consensus out-of-fold probability", "models": pool}
 
 
 def _finding_or_failure(name: str, fn, log) -> tuple[dict, float]:
@@ -100,8 +113,8 @@ def run_diagnostics(run_dir: Path, data, plan, *, seed: int, profile: str, famil
         findings.append(out)
         return out
 
-    step("signal", lambda: signal_test(data.features, None, plan, seed=derive_seed(seed, "signal"),
-                                       n_permutations=n_permutations, n_power=n_power))
+    signal = step("signal", lambda: signal_test(data.features, None, plan, seed=derive_seed(seed, "signal"),
+                                                n_permutations=n_permutations, n_power=n_power))
     if properties is not None:
         step("acquisition_confound", lambda: acquisition_confound(properties, plan.labels, plan,
                                                                   seed=derive_seed(seed, "confound"),
@@ -110,9 +123,12 @@ def run_diagnostics(run_dir: Path, data, plan, *, seed: int, profile: str, famil
         findings.append({"kind": "acquisition_confound", "status": "skipped", "significant": None,
                          "summary": "skipped: no recording properties for this run (the cohort had no records, or the "
                                     "run predates them): the label's dependence on how records were made is untested"})
-    pool = consensus_models(metrics, competing, families)
-    step("label_noise", lambda: {**label_noise_test(consensus_probability(pred, pool), plan.labels,
-                                                    seed=derive_seed(seed, "label-noise")), "models": pool})
+    if signal.get("significant"):
+        step("label_noise", lambda: _label_noise(data, plan, pred, metrics, competing, families, seed))
+    else:   # without signal the scores say nothing about which labels are wrong
+        findings.append({"kind": "label_noise", "status": "skipped", "significant": None,
+                         "summary": "not assessed: the signal test found no signal, so no score can tell a "
+                                    "flipped label from a correct one"})
     step("model_comparison", lambda: family_comparison(pred, metrics, families, seed=derive_seed(seed, "families")))
     step("pooled_auroc", lambda: pooled_auroc_finding(metrics, competing))
     step("train_test_gap", lambda: train_test_gaps(metrics))

@@ -73,8 +73,13 @@ def _evidence(f: dict) -> dict:
         out["figure"] = embed(fig, "signal", "permutation null of the signal test with the observed AUROC")
     elif kind == "label_noise" and q and f.get("statistic") is not None:
         note = f"~{f.get('excess', 0):.0f} labels look flipped" if f.get("significant") else None
-        fig = plots.null_plot(q, f["statistic"], title="Label noise",
-                              xlabel="likelihood-ratio statistic (noisy vs clean)", p_value=f.get("p_value"),
+        stat, xlabel, p_value = f["statistic"], "likelihood-ratio statistic (noisy vs clean)", f.get("p_value")
+        if isinstance(stat, dict):   # intersection-union test: show the direction that decides (the larger p)
+            side = max(f["p_values"], key=f["p_values"].get)
+            q, stat, p_value = q[side], stat[side], f["p_values"][side]
+            xlabel = ("likelihood ratio: labelled " + ("positives in the negatives' bulk" if side == "rho0"
+                                                        else "negatives in the positives' bulk") + " vs clean")
+        fig = plots.null_plot(q, stat, title="Label noise", xlabel=xlabel, p_value=p_value,
                               null_label="clean-label null (parametric bootstrap)", note=note)
         out["figure"] = embed(fig, "label_noise",
                               "clean-label null of the label-noise statistic with the observed value")
