@@ -43,8 +43,14 @@ def test_run_all_writes_the_report(tiny_run):
     # a diagnostic that crashed still records its kind, with an error: none may have
     crashed = {f["kind"]: f["error"] for f in diag["findings"] if "error" in f}
     assert not crashed, crashed
-    for kind in ("signal", "acquisition_confound", "label_noise", "model_comparison", "learning_curve"):
+    for kind in ("signal", "acquisition_confound", "model_comparison", "learning_curve"):
         assert by[kind]["status"] == "ok" and isinstance(by[kind]["significant"], bool), by[kind]
+    # label noise is judged only where there is signal: a score without signal cannot tell a flipped label
+    noise = by["label_noise"]
+    if by["signal"]["significant"]:
+        assert noise["status"] == "ok" and isinstance(noise["significant"], bool), noise
+    else:
+        assert noise["status"] == "skipped" and noise["significant"] is None and not noise.get("patients"), noise
     sig = by["signal"]
     assert 0 < sig["p_value"] <= 1 and 0 <= sig["power"] <= 1 and sig["n_permutations"] >= 100
     # 30 patients: the refitting signal test cannot detect a moderate effect, so the verdict cannot be no_signal
