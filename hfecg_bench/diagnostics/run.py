@@ -125,10 +125,11 @@ def run_diagnostics(run_dir: Path, data, plan, *, seed: int, profile: str, famil
                                     "run predates them): the label's dependence on how records were made is untested"})
     if signal.get("significant"):
         step("label_noise", lambda: _label_noise(data, plan, pred, metrics, competing, families, seed))
-    else:   # without signal the scores say nothing about which labels are wrong
-        findings.append({"kind": "label_noise", "status": "skipped", "significant": None,
-                         "summary": "not assessed: the signal test found no signal, so no score can tell a "
-                                    "flipped label from a correct one"})
+    else:   # without signal no score can tell a flipped label from a correct one: "cannot tell", by definition
+        findings.append({"kind": "label_noise", "status": "ok", "significant": False, "identifiable": False,
+                         "material": False, "patients": [], "p_value": None,
+                         "summary": "cannot tell: the signal test found no signal, so no score separates the classes "
+                                    "and a flipped label looks like any other"})
     step("model_comparison", lambda: family_comparison(pred, metrics, families, seed=derive_seed(seed, "families")))
     step("pooled_auroc", lambda: pooled_auroc_finding(metrics, competing))
     step("train_test_gap", lambda: train_test_gaps(metrics))
