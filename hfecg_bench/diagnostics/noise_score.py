@@ -7,9 +7,9 @@ single feature whose training-fold class means differ most (chosen in each outer
 scored on its test rows, with the sign of that difference) is far more robust. Measured on the stored
 planted runs (``label_noise`` preset and ``hf_effect`` with 15-25 % flipped labels, 10 cohorts): the
 AUROC of this score against the TRUE classes was 0.94-1.00, that of the benchmark models' consensus
-0.83-0.98; the label-noise test found the noise in 8 of 10 cohorts with this score and in 1 of 10 with
-the consensus. Where the signal is spread over many weak features one feature separates the classes
-less, the test's simulated power drops, and the finding says "cannot tell".
+0.83-0.98; the label-noise test found the noise in 9 of 10 cohorts with this score (the earlier
+one-rate test on the consensus: 1 of 10). Where the signal is spread over many weak features one
+feature separates the classes less, the test's simulated power drops, and the finding says "cannot tell".
 
 Examples
 --------
