@@ -233,12 +233,13 @@ def label_noise_test(score: pd.Series, labels: pd.Series, *, seed: int, is_proba
     rho = {"rho0": round(float(h1["rho0"][0]), 4), "rho1": round(float(h1["rho1"][0]), 4)}
     side_text = {"rho0": "positives", "rho1": "negatives"}
     other = {"rho0": "negatives'", "rho1": "positives'"}
+    example = {"rho0": "e.g. positives without an HF-QRS change", "rho1": "e.g. negatives with a benign reduction of it"}
     if len(one_sided) == 1:
         k = one_sided[0]
         summary = (f"not claimed as label noise: some labelled {side_text[k]} sit in the {other[k]} bulk (p = "
                    f"{p_side[k]:.4f}) but not the other way round (p = {p_side[_other_side(k)]:.3f}); "
-                   f"errors in one direction only and a subgroup of {side_text[k]} without the signal the models "
-                   f"use (e.g. positives without an HF-QRS change) look the same from the data")
+                   f"errors in one direction only and a subgroup of {side_text[k]} that looks like the other class "
+                   f"({example[k]}) look the same from the data")
     elif not identifiable:
         summary = (f"cannot tell: the classes' out-of-fold scores overlap so much that even {flip_for_power:.0%} "
                    f"flipped labels would be found in only {power:.0%} of cohorts like this one (p = {p:.3f})")
