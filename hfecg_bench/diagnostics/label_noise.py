@@ -144,13 +144,13 @@ def fit_noisy(s: np.ndarray, y: np.ndarray, start: dict, n_iter: int = 200, free
             "loglik": ll, "p_flip": flip}
 
 
-def lr_statistics(s: np.ndarray, y: np.ndarray) -> tuple[dict, dict, dict]:
+def lr_statistics(s: np.ndarray, y: np.ndarray) -> tuple[dict, dict]:
     """Per row of ``s``, ``y`` (B, n): the likelihood-ratio statistics 2 (loglik H1 - loglik H0) of each
-    ONE-SIDED alternative (``"rho0"``, ``"rho1"``), the H0 fit and the two-sided H1 fit (estimates, candidates)."""
+    ONE-SIDED alternative (``"rho0"``, ``"rho1"``), and the H0 fit."""
     h0 = fit_clean(s, y)
     stats = {side: np.maximum(2 * (fit_noisy(s, y, h0, free=side)["loglik"] - h0["loglik"]), 0.0)
              for side in SIDES}
-    return stats, h0, fit_noisy(s, y, h0, free="both")
+    return stats, h0
 
 
 def fit_skewed(s: np.ndarray, y: np.ndarray) -> dict:
@@ -215,8 +215,9 @@ def label_noise_test(score: pd.Series, labels: pd.Series, *, seed: int, is_proba
     raw = score.loc[ids].to_numpy(float)
     s = logit(np.clip(raw, _CLIP, 1 - _CLIP)) if is_probability else raw
     rng = np.random.default_rng(seed)
-    stat, h0, h1 = lr_statistics(s[None, :], y[None, :])
-    null, _, _ = lr_statistics(_draw_skewed(fit_skewed(s, y), y, n_bootstrap, rng),
+    stat, h0 = lr_statistics(s[None, :], y[None, :])
+    h1 = fit_noisy(s[None, :], y[None, :], h0, free="both")      # the estimates and candidates, observed cohort only
+    null, _ = lr_statistics(_draw_skewed(fit_skewed(s, y), y, n_bootstrap, rng),
                                np.broadcast_to(y, (n_bootstrap, len(y))))
     p_side = {k: float((1 + np.sum(null[k] >= stat[k][0] - 1e-9)) / (n_bootstrap + 1)) for k in SIDES}
     p = max(p_side.values())                       # intersection-union: both directions must be significant
@@ -299,7 +300,7 @@ def _power(fit: dict, y: np.ndarray, flip: float, critical: dict, n: int, rng) -
         pick = np.argsort(rng.random((n, len(idx))), axis=1)[:, :k]
         rows = np.repeat(np.arange(n), k)
         noisy[rows, idx[pick].ravel()] = 1 - cls
-    stat, _, _ = lr_statistics(s, noisy)
+    stat, _ = lr_statistics(s, noisy)
     return float(np.mean(np.all([stat[k] > critical[k] for k in SIDES], axis=0)))
 
 

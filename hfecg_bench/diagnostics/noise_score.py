@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from hfecg_bench.diagnostics.signal import FoldScreen, _standardise, patient_matrix
+from hfecg_bench.diagnostics.signal import FoldScreen, _standardise, fold_rows, patient_matrix
 
 
 def screening_score(features, plan, k: int = 1) -> pd.Series:
@@ -55,10 +55,8 @@ def screening_score(features, plan, k: int = 1) -> pd.Series:
     else:
         X, _, patients = patient_matrix(features, plan)
     y = plan.labels.reindex(patients).to_numpy(float)
-    index = {p: i for i, p in enumerate(patients)}
     out = np.full(len(patients), np.nan)
-    for fold in range(plan.n_folds):
-        train, test = (np.array([index[p] for p in part]) for part in plan.split(fold))
+    for train, test in fold_rows(plan, patients):
         screen = FoldScreen(train, test, _standardise(X, train), k)
         out[test] = screen.scores(y[None, :])[0] / np.sqrt(k)
     return pd.Series(out, index=patients)

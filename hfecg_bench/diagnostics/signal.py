@@ -183,6 +183,12 @@ def permuted_labels(y: np.ndarray, strata: np.ndarray | None, n: int, rng: np.ra
     return out
 
 
+def fold_rows(plan, patients: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train rows, test rows) of every outer fold, as row indices into ``patients``."""
+    index = {p: i for i, p in enumerate(patients)}
+    return [tuple(np.array([index[p] for p in part]) for part in plan.split(k)) for k in range(plan.n_folds)]
+
+
 def patient_matrix(features, plan) -> tuple[np.ndarray, dict[str, np.ndarray], list[str]]:
     """Patient-level feature matrix (records averaged), proxy column sets (all + each group), patient order."""
     frame = features.frame
@@ -238,11 +244,7 @@ def signal_test(features, groups_or_none, plan, *, seed: int, n_permutations: in
     else:
         X, proxies, patients = patient_matrix(features, plan)
     folds_of = plan.folds.reindex(patients).to_numpy()
-    index = {p: i for i, p in enumerate(patients)}
-    folds = []
-    for k in range(plan.n_folds):
-        train, test = plan.split(k)
-        folds.append((np.array([index[p] for p in train]), np.array([index[p] for p in test])))
+    folds = fold_rows(plan, patients)
     per_fold = all(len(np.unique(y[te])) == 2 for _, te in folds)
     strata = folds_of if per_fold else None
     kernels = build_kernels(X, proxies, folds)
